@@ -1,0 +1,46 @@
+"""The ground floor: environments, mission language, what the agent knows, and success checks.
+
+Imports nothing from foreman's other packages. Importing it registers foreman's env ids.
+"""
+
+from foreman.envs.describe import AgentMemory, SeenObject
+from foreman.envs.detectors import Pose, Status, SubgoalDetector, current_pose, verifier_for
+from foreman.envs.make import UnknownEnvError, make_env, registered_env_ids
+from foreman.envs.mission import (
+    COLORS,
+    LOCATIONS,
+    OBJECT_TYPES,
+    After,
+    And,
+    Before,
+    Clause,
+    Drop,
+    GoTo,
+    Instruction,
+    MissionParseError,
+    ObjectDesc,
+    Open,
+    PickUp,
+    PutNext,
+    Subgoal,
+    clauses_in_order,
+    from_babyai,
+    parse_mission,
+)
+from foreman.envs.subgoal_levels import (
+    SUBGOAL_KINDS,
+    SubgoalLevel,
+    register_subgoal_levels,
+    subgoal_level_ids,
+)
+
+register_subgoal_levels()
+
+__all__ = [
+    "COLORS", "LOCATIONS", "OBJECT_TYPES", "SUBGOAL_KINDS",
+    "After", "AgentMemory", "And", "Before", "Clause", "Drop", "GoTo", "Instruction",
+    "MissionParseError", "ObjectDesc", "Open", "PickUp", "Pose", "PutNext", "SeenObject",
+    "Status", "Subgoal", "SubgoalDetector", "SubgoalLevel", "UnknownEnvError",
+    "clauses_in_order", "current_pose", "from_babyai", "make_env", "parse_mission",
+    "registered_env_ids", "subgoal_level_ids", "verifier_for",
+]

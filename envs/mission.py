@@ -1,0 +1,353 @@
+"""BabyAI missions as typed instruction trees, parsed from text and written back.
+
+The grammar is BabyAI's (minigrid 3.x ``LevelGen``)::
+
+    instruction := step | step ", then" step | step "after you" step
+    step        := clause | clause "and" clause
+    clause      := "go to" D | "pick up" D | "open" D | "put" D "next to" D
+    D           := ("the" | "a") [colour] (ball | box | key | door | object) [location]
+    location    := "in front of you" | "behind you" | "on your left" | "on your right"
+
+"A, then B" does A first; "A after you B" does B first; "A and B" in any order. "the" means
+exactly one object matches the description, "a" that several do and any will do. Locations are
+relative to the agent's pose at the start of the episode.
+
+The same clause types (plus :class:`Drop`) are the subgoal vocabulary shared by skills, planners
+and success detectors: see :data:`Subgoal`.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal, Union
+
+from minigrid.envs.babyai.core import verifier as babyai
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Color = Literal["red", "green", "blue", "purple", "yellow", "grey"]
+ObjectType = Literal["ball", "box", "key", "door"]
+Location = Literal["front", "behind", "left", "right"]
+Article = Literal["the", "a"]
+
+COLORS: tuple[str, ...] = Color.__args__
+OBJECT_TYPES: tuple[str, ...] = ObjectType.__args__
+LOCATIONS: tuple[str, ...] = Location.__args__
+
+_LOCATION_TEXT = {
+    "front": "in front of you",
+    "behind": "behind you",
+    "left": "on your left",
+    "right": "on your right",
+}
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class ObjectDesc(_Node):
+    """A description of a set of objects: ``the red ball on your left``.
+
+    ``type`` None is BabyAI's "object" (any type); ``color`` None is any colour.
+    """
+
+    article: Article = "the"
+    color: Color | None = None
+    type: ObjectType | None = None
+    location: Location | None = None
+
+    def to_text(self) -> str:
+        words = [self.article, self.color, self.type or "object"]
+        if self.location:
+            words.append(_LOCATION_TEXT[self.location])
+        return " ".join(w for w in words if w)
+
+    def matches(self, color: str, obj_type: str) -> bool:
+        """Whether an object of this colour and type fits the description (location aside)."""
+        return (self.color is None or self.color == color) and (
+            self.type is None or self.type == obj_type
+        )
+
+
+class GoTo(_Node):
+    """Stand next to a matching object (or door) and face it."""
+
+    kind: Literal["go_to"] = "go_to"
+    target: ObjectDesc
+
+    def to_text(self) -> str:
+        return f"go to {self.target.to_text()}"
+
+
+class PickUp(_Node):
+    """Lift a matching object (not a door) with empty hands."""
+
+    kind: Literal["pick_up"] = "pick_up"
+    target: ObjectDesc
+
+    @model_validator(mode="after")
+    def _not_a_door(self) -> PickUp:
+        if self.target.type == "door":
+            raise ValueError("a door cannot be picked up")
+        return self
+
+    def to_text(self) -> str:
+        return f"pick up {self.target.to_text()}"
+
+
+class Open(_Node):
+    """Toggle a matching door into the open state."""
+
+    kind: Literal["open"] = "open"
+    target: ObjectDesc
+
+    @model_validator(mode="after")
+    def _a_door(self) -> Open:
+        if self.target.type != "door":
+            raise ValueError("only a door can be opened")
+        return self
+
+    def to_text(self) -> str:
+        return f"open {self.target.to_text()}"
+
+
+class PutNext(_Node):
+    """Drop a matching object on a cell beside a matching second object."""
+
+    kind: Literal["put_next"] = "put_next"
+    target: ObjectDesc
+    next_to: ObjectDesc
+
+    @model_validator(mode="after")
+    def _movable(self) -> PutNext:
+        if self.target.type == "door":
+            raise ValueError("a door cannot be moved")
+        return self
+
+    def to_text(self) -> str:
+        return f"put {self.target.to_text()} next to {self.next_to.to_text()}"
+
+
+class Drop(_Node):
+    """Put down what is carried (a subgoal only: missions never say it)."""
+
+    kind: Literal["drop"] = "drop"
+    target: ObjectDesc | None = None
+
+    def to_text(self) -> str:
+        return f"drop {self.target.to_text()}" if self.target else "drop what you carry"
+
+
+Clause = Annotated[Union[GoTo, PickUp, Open, PutNext], Field(discriminator="kind")]
+Subgoal = Annotated[Union[GoTo, PickUp, Open, PutNext, Drop], Field(discriminator="kind")]
+
+
+class And(_Node):
+    """``first and second``: both, in either order."""
+
+    kind: Literal["and"] = "and"
+    first: Clause
+    second: Clause
+
+    def to_text(self) -> str:
+        return f"{self.first.to_text()} and {self.second.to_text()}"
+
+
+Step = Annotated[Union[GoTo, PickUp, Open, PutNext, And], Field(discriminator="kind")]
+
+
+class Before(_Node):
+    """``first, then second``."""
+
+    kind: Literal["before"] = "before"
+    first: Step
+    second: Step
+
+    def to_text(self) -> str:
+        return f"{self.first.to_text()}, then {self.second.to_text()}"
+
+
+class After(_Node):
+    """``second after you first``: the text names the later step first."""
+
+    kind: Literal["after"] = "after"
+    first: Step
+    second: Step
+
+    def to_text(self) -> str:
+        return f"{self.second.to_text()} after you {self.first.to_text()}"
+
+
+Instruction = Annotated[
+    Union[GoTo, PickUp, Open, PutNext, And, Before, After], Field(discriminator="kind")
+]
+
+
+def clauses_in_order(instr: Instruction) -> list[Clause]:
+    """The primitive clauses in an order that satisfies the instruction (``and`` left to right)."""
+    if isinstance(instr, (And, Before, After)):
+        return clauses_in_order(instr.first) + clauses_in_order(instr.second)
+    return [instr]
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+class MissionParseError(ValueError):
+    """Mission text outside the BabyAI grammar; ``position`` is the character that failed."""
+
+    def __init__(self, text: str, position: int, expected: str, found: str):
+        self.text, self.position, self.expected, self.found = text, position, expected, found
+        super().__init__(
+            f"cannot parse mission at character {position}: expected {expected}, found {found}\n"
+            f"  {text}\n  {' ' * position}^"
+        )
+
+
+_TOKEN = re.compile(r"[A-Za-z]+|,|\S")
+
+
+class _Parser:
+    def __init__(self, text: str):
+        self.text = text
+        self.tokens = [(m.group().lower(), m.start()) for m in _TOKEN.finditer(text)]
+        self.i = 0
+
+    def peek(self) -> str | None:
+        return self.tokens[self.i][0] if self.i < len(self.tokens) else None
+
+    def fail(self, expected: str) -> MissionParseError:
+        if self.i < len(self.tokens):
+            word, pos = self.tokens[self.i]
+            return MissionParseError(self.text, pos, expected, repr(word))
+        return MissionParseError(self.text, len(self.text.rstrip()), expected, "the end of the text")
+
+    def take(self, *options: str, expected: str | None = None) -> str:
+        word = self.peek()
+        if word not in options:
+            raise self.fail(expected or " or ".join(repr(o) for o in options))
+        self.i += 1
+        return word
+
+    def instruction(self) -> Instruction:
+        if not self.tokens:
+            raise self.fail("an instruction such as 'go to the red ball'")
+        first = self.step()
+        word = self.peek()
+        if word == ",":
+            self.take(",")
+            self.take("then")
+            instr: Instruction = Before(first=first, second=self.step())
+        elif word == "after":
+            self.take("after")
+            self.take("you")
+            instr = After(second=first, first=self.step())
+        else:
+            instr = first
+        if self.peek() is not None:
+            raise self.fail("', then', 'after you', 'and' or the end of the mission")
+        return instr
+
+    def step(self) -> Step:
+        clause = self.clause()
+        if self.peek() == "and":
+            self.take("and")
+            return And(first=clause, second=self.clause())
+        return clause
+
+    def clause(self) -> Clause:
+        verb = self.take("go", "pick", "open", "put", expected="'go to', 'pick up', 'open' or 'put'")
+        if verb == "go":
+            self.take("to")
+            return GoTo(target=self.desc())
+        if verb == "pick":
+            self.take("up")
+            start = self.i
+            target = self.desc()
+            if target.type == "door":
+                self.i = start
+                raise self.fail("an object that can be picked up (not a door)")
+            return PickUp(target=target)
+        if verb == "open":
+            start = self.i
+            target = self.desc()
+            if target.type != "door":
+                self.i = start
+                raise self.fail("a door")
+            return Open(target=target)
+        start = self.i
+        target = self.desc()
+        if target.type == "door":
+            self.i = start
+            raise self.fail("an object that can be moved (not a door)")
+        self.take("next")
+        self.take("to")
+        return PutNext(target=target, next_to=self.desc())
+
+    def desc(self) -> ObjectDesc:
+        article = self.take("the", "a", expected="'the' or 'a'")
+        color = self.take(*COLORS) if self.peek() in COLORS else None
+        obj_type = self.take(*OBJECT_TYPES, "object", expected="ball, box, key, door or object")
+        location = None
+        if self.peek() == "in":
+            self.take("in")
+            self.take("front")
+            self.take("of")
+            self.take("you")
+            location = "front"
+        elif self.peek() == "behind":
+            self.take("behind")
+            self.take("you")
+            location = "behind"
+        elif self.peek() == "on":
+            self.take("on")
+            self.take("your")
+            location = self.take("left", "right")
+        return ObjectDesc(
+            article=article,
+            color=color,
+            type=None if obj_type == "object" else obj_type,
+            location=location,
+        )
+
+
+def parse_mission(text: str) -> Instruction:
+    """Parse BabyAI mission text (case-insensitive) into an instruction tree.
+
+    Raises :class:`MissionParseError` naming the character position that failed.
+    """
+    return _Parser(text).instruction()
+
+
+# --------------------------------------------------------------------------- BabyAI trees
+
+
+def desc_from_babyai(desc: babyai.ObjDesc) -> ObjectDesc:
+    """Our description of a resolved BabyAI ``ObjDesc`` (its ``obj_set`` decides the article)."""
+    return ObjectDesc(
+        article="the" if len(desc.obj_set) == 1 else "a",
+        color=desc.color,
+        type=desc.type,
+        location=desc.loc,
+    )
+
+
+def from_babyai(instr: babyai.Instr) -> Instruction:
+    """Convert an env's own instruction tree (``env.unwrapped.instrs``, after reset) to ours."""
+    if isinstance(instr, babyai.GoToInstr):
+        return GoTo(target=desc_from_babyai(instr.desc))
+    if isinstance(instr, babyai.PickupInstr):
+        return PickUp(target=desc_from_babyai(instr.desc))
+    if isinstance(instr, babyai.OpenInstr):
+        return Open(target=desc_from_babyai(instr.desc))
+    if isinstance(instr, babyai.PutNextInstr):
+        return PutNext(
+            target=desc_from_babyai(instr.desc_move), next_to=desc_from_babyai(instr.desc_fixed)
+        )
+    if isinstance(instr, babyai.AndInstr):
+        return And(first=from_babyai(instr.instr_a), second=from_babyai(instr.instr_b))
+    if isinstance(instr, babyai.BeforeInstr):
+        return Before(first=from_babyai(instr.instr_a), second=from_babyai(instr.instr_b))
+    if isinstance(instr, babyai.AfterInstr):
+        return After(second=from_babyai(instr.instr_a), first=from_babyai(instr.instr_b))
+    raise TypeError(f"no mission clause for BabyAI instruction {type(instr).__name__}")

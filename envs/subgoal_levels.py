@@ -1,0 +1,152 @@
+"""Per-skill training environments: one episode is one subgoal."""
+
+from __future__ import annotations
+
+from typing import Literal, get_args
+
+from gymnasium.envs.registration import register
+from minigrid.envs.babyai.core.levelgen import LevelGen
+from minigrid.envs.babyai.core.verifier import OBJ_TYPES_NOT_DOOR
+
+from foreman.envs.detectors import verifier_for
+from foreman.envs.mission import Drop, GoTo, ObjectDesc, Open, PickUp, PutNext, Subgoal, desc_from_babyai
+
+SubgoalKind = Literal["go_to", "pick_up", "open", "drop", "put_next"]
+SUBGOAL_KINDS: tuple[str, ...] = get_args(SubgoalKind)
+
+
+class SubgoalLevel(LevelGen):
+    """
+    ## Description
+
+    One subgoal of a BabyAI mission as a whole episode, for training one skill at a time. The
+    layout is BabyAI's ``LevelGen`` (a grid of rooms joined by doors, an optional locked room
+    whose key lies elsewhere, distractor objects), with knobs for a curriculum: ``room_size``,
+    ``num_rows`` x ``num_cols`` rooms, ``num_dists`` distractors, ``locked_room_prob``,
+    ``locations`` (location words in descriptions) and ``unblocking`` (objects may block paths).
+    Episodes of kind ``drop`` start with the agent carrying a random object.
+
+    ## Mission Space
+
+    The subgoal as text, also available typed as ``env.unwrapped.subgoal``:
+    "go to {D}", "pick up {D}", "open {D}", "put {D} next to {D}" or "drop the {color} {type}",
+    where D is a BabyAI object description ("the red ball", "a key on your left").
+
+    ## Action Space
+
+    | Num | Name    | Action                     |
+    |-----|---------|----------------------------|
+    | 0   | left    | Turn left                  |
+    | 1   | right   | Turn right                 |
+    | 2   | forward | Move forward               |
+    | 3   | pickup  | Pick up an object          |
+    | 4   | drop    | Drop the carried object    |
+    | 5   | toggle  | Open a door / a box        |
+    | 6   | done    | Unused                     |
+
+    ## Observation Space
+
+    MiniGrid's dict: ``image`` (7x7x3 egocentric view, each cell ``(OBJECT_IDX, COLOR_IDX,
+    STATE)``, door state 0 open, 1 closed, 2 locked), ``direction`` (0-3) and ``mission``.
+
+    ## Rewards
+
+    ``1 - 0.9 * (step_count / max_steps)`` when the subgoal's detector
+    (:mod:`foreman.envs.detectors`) reports success, else 0.
+
+    ## Termination
+
+    The episode ends when the detector reports success or failure (only a drop level fails:
+    when the carried object does not match), or is truncated at ``max_steps``
+    (BabyAI's budget: room_size² x rooms per navigation, two navigations for put-next).
+
+    ## Registered Configurations
+
+    ``Foreman-{GoTo,Pickup,Open,Drop,PutNext}Local-v0``: one room (two side by side for Open),
+    8 distractors, no location words. ``Foreman-{GoTo,Pickup,Open,Drop,PutNext}-v0``: BossLevel's
+    layout, 3x3 rooms, 18 distractors, a locked room half the time, location words, blockers.
+    """
+
+    def __init__(
+        self,
+        subgoal_kind: SubgoalKind = "go_to",
+        room_size: int = 8,
+        num_rows: int = 1,
+        num_cols: int = 1,
+        num_dists: int = 8,
+        locked_room_prob: float = 0.0,
+        locations: bool = False,
+        unblocking: bool = False,
+        **kwargs,
+    ):
+        if subgoal_kind not in SUBGOAL_KINDS:
+            raise ValueError(f"unknown subgoal kind {subgoal_kind!r}; expected one of {SUBGOAL_KINDS}")
+        if subgoal_kind == "open" and num_rows * num_cols < 2:
+            raise ValueError("an open level needs at least two rooms (it has no doors otherwise)")
+        self.subgoal_kind = subgoal_kind
+        self.subgoal: Subgoal | None = None
+        self._to_carry = None
+        super().__init__(
+            room_size=room_size,
+            num_rows=num_rows,
+            num_cols=num_cols,
+            num_dists=num_dists,
+            locked_room_prob=locked_room_prob,
+            locations=locations,
+            unblocking=unblocking,
+            **kwargs,
+        )
+
+    def gen_mission(self):
+        self.carrying = None  # left over from the previous episode until reset clears it
+        self._to_carry = None
+        super().gen_mission()
+
+    def rand_instr(self, action_kinds, instr_kinds, depth=0):
+        """Draw this level's subgoal (LevelGen calls this once the layout is built)."""
+        kind = self.subgoal_kind
+        if kind == "go_to":
+            self.subgoal = GoTo(target=desc_from_babyai(self.rand_obj()))
+        elif kind == "pick_up":
+            self.subgoal = PickUp(target=desc_from_babyai(self.rand_obj(types=OBJ_TYPES_NOT_DOOR)))
+        elif kind == "open":
+            self.subgoal = Open(target=desc_from_babyai(self.rand_obj(types=["door"])))
+        elif kind == "put_next":
+            move = desc_from_babyai(self.rand_obj(types=OBJ_TYPES_NOT_DOOR))
+            self.subgoal = PutNext(target=move, next_to=desc_from_babyai(self.rand_obj()))
+        else:
+            obj = self._rand_elem(self.rand_obj(types=OBJ_TYPES_NOT_DOOR).obj_set)
+            self.grid.set(*obj.cur_pos, None)
+            obj.cur_pos = None
+            self._to_carry = obj
+            self.subgoal = Drop(target=ObjectDesc(color=obj.color, type=obj.type))
+        return verifier_for(self.subgoal)
+
+    def reset(self, **kwargs):
+        obs, info = super().reset(**kwargs)
+        if self._to_carry is not None:
+            self.carrying, self._to_carry = self._to_carry, None
+            self.instrs.reset_verifier(self)
+            obs = self.gen_obs()
+        return obs, info
+
+
+_LEVEL_NAMES = {"go_to": "GoTo", "pick_up": "Pickup", "open": "Open", "drop": "Drop", "put_next": "PutNext"}
+_LOCAL = dict(num_rows=1, num_cols=1, num_dists=8)
+_MAZE = dict(num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, locations=True, unblocking=True)
+
+
+def subgoal_level_ids() -> list[str]:
+    """The ids :func:`register_subgoal_levels` registers."""
+    return [f"Foreman-{name}{size}-v0" for name in _LEVEL_NAMES.values() for size in ("Local", "")]
+
+
+def register_subgoal_levels() -> None:
+    for kind, name in _LEVEL_NAMES.items():
+        local = dict(_LOCAL, num_cols=2) if kind == "open" else _LOCAL
+        for size, knobs in (("Local", local), ("", _MAZE)):
+            register(
+                id=f"Foreman-{name}{size}-v0",
+                entry_point="foreman.envs.subgoal_levels:SubgoalLevel",
+                kwargs=dict(knobs, subgoal_kind=kind),
+            )

@@ -1,0 +1,1 @@
+"""Planners (filled by the planner issue)."""

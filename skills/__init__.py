@@ -1,0 +1,1 @@
+"""Skill policies (filled by the skills issue)."""

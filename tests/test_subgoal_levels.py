@@ -1,0 +1,86 @@
+import pickle
+
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from minigrid.core.actions import Actions
+
+from foreman.envs import Drop, SubgoalLevel, make_env, subgoal_level_ids
+from tests.conftest import bot_actions
+
+IDS = subgoal_level_ids()
+
+
+def rollout(env, seed, steps=60):
+    obs, _ = env.reset(seed=seed)
+    env.action_space.seed(seed)
+    frames = [(obs["mission"], obs["image"].tobytes())]
+    for _ in range(steps):
+        obs, reward, terminated, truncated, _ = env.step(env.action_space.sample())
+        frames.append((obs["image"].tobytes(), reward, terminated, truncated))
+        if terminated or truncated:
+            obs, _ = env.reset()
+            frames.append((obs["mission"], obs["image"].tobytes()))
+    return frames
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_passes_gymnasium_check_env(env_id):
+    check_env(make_env(env_id).unwrapped, skip_render_check=True)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_same_seed_same_rollout(env_id):
+    assert rollout(make_env(env_id), seed=11) == rollout(make_env(env_id), seed=11)
+    assert rollout(make_env(env_id), seed=11) != rollout(make_env(env_id), seed=12)
+
+
+@pytest.mark.parametrize("env_id", IDS)
+def test_pickled_env_continues_identically(env_id):
+    env = make_env(env_id, seed=5)
+    env.reset()
+    clone = pickle.loads(pickle.dumps(env))
+    for action in (Actions.forward, Actions.left, Actions.forward, Actions.pickup, Actions.toggle):
+        a, b = env.step(action), clone.step(action)
+        assert np.array_equal(a[0]["image"], b[0]["image"]) and a[1:4] == b[1:4]
+
+
+@pytest.mark.parametrize("env_id", [i for i in IDS if "Drop" not in i])
+def test_bot_solves_the_subgoal_and_is_rewarded(env_id):
+    """The subgoal levels are solvable: the bot (test oracle only) succeeds on 20 seeds."""
+    env = make_env(env_id)
+    for seed in range(20):
+        obs, _ = env.reset(seed=seed)
+        assert obs["mission"] == env.unwrapped.subgoal.to_text()
+        *_, (_, (_, reward, terminated, _, _)) = bot_actions(env)
+        assert terminated and reward > 0, (seed, obs["mission"])
+
+
+@pytest.mark.parametrize("env_id", ["Foreman-DropLocal-v0", "Foreman-Drop-v0"])
+def test_drop_levels_start_carrying_and_reward_a_drop(env_id):
+    env = make_env(env_id)
+    for seed in range(10):
+        obs, _ = env.reset(seed=seed)
+        base = env.unwrapped
+        carried = base.carrying
+        assert isinstance(base.subgoal, Drop) and carried is not None
+        assert base.subgoal.target.matches(carried.color, carried.type)
+        while base.grid.get(*base.front_pos) is not None:
+            env.step(Actions.left)
+        _, reward, terminated, _, _ = env.step(Actions.drop)
+        assert terminated and reward > 0 and base.carrying is None
+
+
+def test_knobs_shape_the_level():
+    env = SubgoalLevel(subgoal_kind="pick_up", room_size=6, num_rows=2, num_cols=2, num_dists=3)
+    env.reset(seed=0)
+    assert (env.width, env.height) == (11, 11)
+    objects = [c for c in env.grid.grid if c is not None and c.type in ("ball", "box", "key")]
+    assert len(objects) == 3
+
+
+def test_bad_knobs_are_clear_errors():
+    with pytest.raises(ValueError, match="unknown subgoal kind"):
+        SubgoalLevel(subgoal_kind="fly")
+    with pytest.raises(ValueError, match="at least two rooms"):
+        SubgoalLevel(subgoal_kind="open")
