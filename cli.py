@@ -1,2 +1,109 @@
-def main():
-    print("hi")
+"""The ``foreman`` command. Each subcommand is a function ``(args) -> exit status``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+
+from pydantic import TypeAdapter
+
+from foreman.envs import (
+    AgentMemory,
+    Instruction,
+    MissionParseError,
+    UnknownEnvError,
+    clauses_in_order,
+    make_env,
+    parse_mission,
+    registered_env_ids,
+)
+
+_INSTRUCTION = TypeAdapter(Instruction)
+
+
+def _envs(args: argparse.Namespace) -> int:
+    ids = [i for i in registered_env_ids() if args.prefix is None or i.startswith(args.prefix)]
+    print(json.dumps(ids) if args.json else "\n".join(ids))
+    return 0
+
+
+def _parse(args: argparse.Namespace) -> int:
+    instr = parse_mission(args.mission)
+    if args.json:
+        print(_INSTRUCTION.dump_json(instr).decode())
+    else:
+        for number, clause in enumerate(clauses_in_order(instr), 1):
+            print(f"{number}. {clause.to_text()}")
+    return 0
+
+
+def _describe(args: argparse.Namespace) -> int:
+    env = make_env(args.env, seed=args.seed)
+    obs, _ = env.reset()
+    memory = AgentMemory()
+    memory.observe(obs)
+    instr = parse_mission(obs["mission"])
+    if args.json:
+        record = {
+            "env_id": args.env,
+            "seed": args.seed,
+            "mission": obs["mission"],
+            "instruction": _INSTRUCTION.dump_python(instr, mode="json"),
+            "description": memory.describe(),
+        }
+        print(json.dumps(record))
+        return 0
+    print(f"{args.env}, seed {args.seed}")
+    print(f"Mission: {obs['mission']}")
+    print("Clauses in an order that satisfies it:")
+    for number, clause in enumerate(clauses_in_order(instr), 1):
+        print(f"  {number}. {clause.to_text()}")
+    print("What the agent knows at the start:")
+    print("  " + memory.describe().replace("\n", "\n  "))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="foreman", description="A language model plans, reinforcement-learned skills execute."
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log at debug level")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    envs = commands.add_parser("envs", help="list the registered env ids")
+    envs.add_argument("--prefix", help="only ids starting with this, e.g. Foreman-")
+    envs.add_argument("--json", action="store_true")
+    envs.set_defaults(handler=_envs)
+
+    parse = commands.add_parser("parse", help="parse a BabyAI mission into its instruction tree")
+    parse.add_argument("mission")
+    parse.add_argument("--json", action="store_true")
+    parse.set_defaults(handler=_parse)
+
+    describe = commands.add_parser(
+        "describe", help="an env's mission, its clauses, and what the agent sees at the start"
+    )
+    describe.add_argument("--env", default="BabyAI-BossLevel-v0")
+    describe.add_argument("--seed", type=int, default=1)
+    describe.add_argument("--json", action="store_true")
+    describe.set_defaults(handler=_describe)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.WARNING,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.handler(args)
+    except (UnknownEnvError, MissionParseError) as error:
+        print(f"foreman {args.command}: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -245,7 +245,11 @@ class _Parser:
         else:
             instr = first
         if self.peek() is not None:
-            raise self.fail("', then', 'after you', 'and' or the end of the mission")
+            joins = []
+            if instr is first:
+                joins = ["', then'", "'after you'"] if isinstance(first, And) else ["'and'", "', then'", "'after you'"]
+            end = "the end of the mission"
+            raise self.fail(f"{', '.join(joins)} or {end}" if joins else end)
         return instr
 
     def step(self) -> Step:

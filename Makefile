@@ -1,0 +1,25 @@
+# The two commands of the README: `make demo` and `make test`. Both set everything up first
+# (a virtual environment in .venv, CPU torch, foreman and its dependencies) and are idempotent.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export HF_HUB_OFFLINE := 1
+
+.PHONY: demo test clean
+
+demo: $(STAMP)
+	$(BIN)/foreman describe --env BabyAI-BossLevel-v0 --seed 1
+
+# pytest exits 5 when it collects no test; make treats that like any failure.
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt torch
+	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[test]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV)

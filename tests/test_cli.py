@@ -1,0 +1,40 @@
+import json
+
+from foreman.cli import main
+
+
+def test_describe_prints_mission_clauses_and_knowledge(capsys):
+    assert main(["describe", "--env", "BabyAI-BossLevel-v0", "--seed", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "Mission: pick up a purple ball and open a red door" in out
+    assert "1. pick up a purple ball" in out and "2. open a red door" in out
+    assert "You see: a green key (2 right)" in out
+
+
+def test_describe_json(capsys):
+    assert main(["describe", "--env", "BabyAI-GoToLocal-v0", "--seed", "3", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["env_id"] == "BabyAI-GoToLocal-v0" and record["seed"] == 3
+    assert record["instruction"]["kind"] == "go_to"
+    assert record["description"].startswith("You carry nothing.")
+
+
+def test_parse_json_and_clauses(capsys):
+    assert main(["parse", "--json", "open a door after you go to the red ball"]) == 0
+    tree = json.loads(capsys.readouterr().out)
+    assert tree["kind"] == "after" and tree["first"]["kind"] == "go_to"
+    assert main(["parse", "open a door after you go to the red ball"]) == 0
+    assert capsys.readouterr().out == "1. go to the red ball\n2. open a door\n"
+
+
+def test_bad_input_is_a_clear_error_not_a_traceback(capsys):
+    assert main(["parse", "go to the red bal"]) == 2
+    assert "character 14" in capsys.readouterr().err
+    assert main(["describe", "--env", "BabyAI-BossLevl-v0"]) == 2
+    assert "Did you mean: BabyAI-BossLevel-v0" in capsys.readouterr().err
+
+
+def test_envs_lists_foreman_ids(capsys):
+    assert main(["envs", "--prefix", "Foreman-", "--json"]) == 0
+    ids = json.loads(capsys.readouterr().out)
+    assert len(ids) == 10 and "Foreman-PutNextLocal-v0" in ids
