@@ -26,6 +26,7 @@ from foreman.envs.mission import (
     clauses_in_order,
     from_babyai,
     parse_mission,
+    parse_object,
 )
 from foreman.envs.subgoal_levels import (
     SUBGOAL_KINDS,
@@ -41,6 +42,6 @@ __all__ = [
     "After", "AgentMemory", "And", "Before", "Clause", "Drop", "GoTo", "Instruction",
     "MissionParseError", "ObjectDesc", "Open", "PickUp", "Pose", "PutNext", "SeenObject",
     "Status", "Subgoal", "SubgoalDetector", "SubgoalLevel", "UnknownEnvError",
-    "clauses_in_order", "current_pose", "from_babyai", "make_env", "parse_mission",
+    "clauses_in_order", "current_pose", "from_babyai", "make_env", "parse_mission", "parse_object",
     "registered_env_ids", "subgoal_level_ids", "verifier_for",
 ]

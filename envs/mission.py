@@ -323,6 +323,15 @@ def parse_mission(text: str) -> Instruction:
     return _Parser(text).instruction()
 
 
+def parse_object(text: str) -> ObjectDesc:
+    """Parse one object description ("the red ball on your left")."""
+    parser = _Parser(text)
+    desc = parser.desc()
+    if parser.peek() is not None:
+        raise parser.fail("the end of the object description")
+    return desc
+
+
 # --------------------------------------------------------------------------- BabyAI trees
 
 

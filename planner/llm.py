@@ -1,0 +1,204 @@
+"""The language-model planner: prompt files | any LangChain chat model | plan parser.
+
+The loop it belongs to (see ``orchestrator.py``)::
+
+    result = planner.plan(PlanRequest(goal, observation, skills))        # initial plan
+    ... run the subgoals; one fails ...
+    result = planner.plan(PlanRequest(goal, observation, skills, history))  # replan
+
+Model output is validated against the skill cards always, and constrained by a grammar where the
+model allows it (:class:`LlamaCppChat`). Invalid output is shown back to the model with the error,
+at most ``max_retries`` times; then the result is a recorded planning failure, never an exception
+and never an unknown skill reaching the env.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Literal
+
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseChatModel
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, SystemMessage
+from langchain_core.prompts import PromptTemplate
+from pydantic import BaseModel, ConfigDict, Field
+
+from foreman.envs import Subgoal
+from foreman.planner.llama_chat import LlamaCppChat
+from foreman.planner.plan import PlanParser, SkillSpec, format_step, plan_grammar
+
+PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
+MAX_GOAL_CHARS = 500
+
+
+class SubgoalOutcome(BaseModel):
+    """What happened to one subgoal, as the orchestrator reports it back to the planner."""
+
+    model_config = ConfigDict(frozen=True)
+
+    subgoal: Subgoal
+    status: Literal["succeeded", "failed", "ran out of steps"]
+    reason: str = ""
+
+
+class PlanRequest(BaseModel):
+    goal: str
+    skills: list[SkillSpec]
+    observation: str = ""
+    history: list[SubgoalOutcome] = Field(default_factory=list)
+
+
+class PlanAttempt(BaseModel):
+    """One call to the model."""
+
+    raw: str
+    error: str | None = None
+    latency_s: float
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+
+
+class PlanResult(BaseModel):
+    """A validated plan, or a recorded failure (``plan`` None and ``failure`` saying why)."""
+
+    plan: list[Subgoal] | None
+    failure: str | None = None
+    reason: Literal["initial", "replan"]
+    template: str
+    prompt_sha256: str = ""
+    attempts: list[PlanAttempt] = Field(default_factory=list)
+
+    @property
+    def latency_s(self) -> float:
+        return sum(a.latency_s for a in self.attempts)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(a.prompt_tokens for a in self.attempts)
+
+    @property
+    def completion_tokens(self) -> int:
+        return sum(a.completion_tokens for a in self.attempts)
+
+
+@dataclass(frozen=True)
+class PlannerPrompts:
+    """The prompt files under ``prompts/``."""
+
+    system: PromptTemplate
+    plan: PromptTemplate
+    replan: PromptTemplate
+    outcome: PromptTemplate
+    retry: PromptTemplate
+    examples: tuple[BaseMessage, ...]
+
+    @classmethod
+    def load(cls, directory: Path = PROMPTS_DIR) -> PlannerPrompts:
+        def template(name: str) -> PromptTemplate:
+            return PromptTemplate.from_template((directory / name).read_text().rstrip("\n"))
+
+        return cls(
+            system=template("plan_system.txt"),
+            plan=template("plan_user.txt"),
+            replan=template("replan_user.txt"),
+            outcome=template("outcome.txt"),
+            retry=template("retry_user.txt"),
+            examples=tuple(_examples((directory / "plan_examples.txt").read_text())),
+        )
+
+
+def _examples(text: str) -> list[BaseMessage]:
+    messages: list[BaseMessage] = []
+    for block in text.split("### ")[1:]:
+        role, _, body = block.partition("\n")
+        kind = {"user": HumanMessage, "assistant": AIMessage}[role.strip()]
+        messages.append(kind(content=body.strip()))
+    return messages
+
+
+def clean_goal(goal: str) -> str:
+    """Collapse whitespace and drop control characters; the goal only ever fills a user turn."""
+    printable = "".join(c for c in goal if unicodedata.category(c)[0] != "C" or c in "\n\t ")
+    return " ".join(printable.split())
+
+
+class LLMPlanner:
+    """Plans with a chat model; ``grammar`` defaults to on for the built-in llama.cpp model."""
+
+    def __init__(
+        self,
+        model: BaseChatModel,
+        *,
+        grammar: bool | None = None,
+        max_retries: int = 2,
+        prompts: PlannerPrompts | None = None,
+    ):
+        self.model = model
+        self.grammar = isinstance(model, LlamaCppChat) if grammar is None else grammar
+        self.max_retries = max_retries
+        self.prompts = prompts or PlannerPrompts.load()
+
+    def messages(self, request: PlanRequest) -> tuple[str, list[BaseMessage]]:
+        """The template used and the chat messages for a request."""
+        skills = "\n".join(f"- {s.signature()}: {s.description}" for s in request.skills)
+        system = SystemMessage(content=self.prompts.system.format(skills=skills))
+        goal = clean_goal(request.goal)
+        if request.history:
+            history = "\n".join(
+                self.prompts.outcome.format(
+                    call=format_step(o.subgoal, request.skills),
+                    status=o.status,
+                    reason=f": {o.reason}" if o.reason else "",
+                )
+                for o in request.history
+            )
+            user = self.prompts.replan.format(
+                goal=goal, history=history, observation=request.observation or "(nothing)"
+            )
+            return "replan_user.txt", [system, *self.prompts.examples, HumanMessage(content=user)]
+        user = self.prompts.plan.format(goal=goal)
+        return "plan_user.txt", [system, *self.prompts.examples, HumanMessage(content=user)]
+
+    def plan(self, request: PlanRequest) -> PlanResult:
+        template, messages = self.messages(request)
+        reason = "replan" if request.history else "initial"
+        result = PlanResult(plan=None, reason=reason, template=template)
+        goal = clean_goal(request.goal)
+        if not goal:
+            result.failure = "the goal is empty"
+            return result
+        if len(goal) > MAX_GOAL_CHARS:
+            result.failure = f"the goal is {len(goal)} characters long; at most {MAX_GOAL_CHARS} are accepted"
+            return result
+        result.prompt_sha256 = hashlib.sha256(
+            "\n".join(f"{m.type}: {m.content}" for m in messages).encode()
+        ).hexdigest()
+        parser = PlanParser(specs=request.skills)
+        options = {"grammar": plan_grammar(request.skills)} if self.grammar else {}
+        for _ in range(1 + self.max_retries):
+            started = time.perf_counter()
+            reply = self.model.invoke(messages, **options)
+            usage = getattr(reply, "usage_metadata", None) or {}
+            attempt = PlanAttempt(
+                raw=str(reply.content),
+                latency_s=time.perf_counter() - started,
+                prompt_tokens=usage.get("input_tokens", 0),
+                completion_tokens=usage.get("output_tokens", 0),
+            )
+            result.attempts.append(attempt)
+            try:
+                result.plan = parser.parse(attempt.raw)
+                return result
+            except OutputParserException as error:
+                attempt.error = error.observation
+            messages = [
+                *messages,
+                AIMessage(content=attempt.raw),
+                HumanMessage(content=self.prompts.retry.format(error=attempt.error)),
+            ]
+        result.failure = f"no valid plan after {len(result.attempts)} attempts: {result.attempts[-1].error}"
+        return result

@@ -1,0 +1,168 @@
+"""Plans as text the model writes, and as validated subgoals the orchestrator runs.
+
+A plan is one skill call a line, ``skill_name(argument, argument)``, each argument a BabyAI object
+description::
+
+    pick_up(a purple ball)
+    put_next(the purple ball, the red box on your left)
+
+The planner sees skills only through their cards (data); :class:`SkillSpec` reads the fields it
+needs from a card. A skill executes one subgoal kind of :mod:`foreman.envs.mission`, which fixes
+its arguments.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from langchain_core.exceptions import OutputParserException
+from langchain_core.output_parsers import BaseOutputParser
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from foreman.envs import (
+    COLORS,
+    MissionParseError,
+    Subgoal,
+    parse_object,
+)
+from foreman.envs.mission import Drop, GoTo, Open, PickUp, PutNext
+
+MAX_PLAN_STEPS = 8
+
+# subgoal kind -> (subgoal class, argument names, what each argument may be)
+_SIGNATURES: dict[str, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
+    "go_to": (GoTo, ("target",), ("any",)),
+    "pick_up": (PickUp, ("target",), ("not_door",)),
+    "open": (Open, ("target",), ("door",)),
+    "put_next": (PutNext, ("target", "next_to"), ("not_door", "any")),
+    "drop": (Drop, (), ()),
+}
+_ARG_HINT = {"any": "OBJECT", "not_door": "OBJECT (not a door)", "door": "DOOR"}
+
+
+class SkillSpec(BaseModel):
+    """What the planner reads from a skill card."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    description: str
+    subgoal: str  # the subgoal kind the skill executes
+
+    def signature(self) -> str:
+        _, _, kinds = _SIGNATURES[self.subgoal]
+        return f"{self.name}({', '.join(_ARG_HINT[k] for k in kinds)})"
+
+
+def skill_specs(cards: Sequence[Mapping[str, Any]]) -> list[SkillSpec]:
+    """Read skill cards (JSON objects); a card whose subgoal kind is unknown is an error."""
+    specs = [SkillSpec.model_validate(card) for card in cards]
+    for spec in specs:
+        if spec.subgoal not in _SIGNATURES:
+            raise ValueError(f"skill {spec.name!r}: unknown subgoal kind {spec.subgoal!r}")
+    return specs
+
+
+def vocabulary_specs() -> list[SkillSpec]:
+    """One skill per subgoal kind, named after it: the plan vocabulary when no cards are given."""
+    return [
+        SkillSpec(name=kind, description=cls.__doc__.strip().splitlines()[0], subgoal=kind)
+        for kind, (cls, _, _) in _SIGNATURES.items()
+    ]
+
+
+def format_step(subgoal: Subgoal, specs: Sequence[SkillSpec]) -> str:
+    """A subgoal as the plan line that calls the skill executing it."""
+    spec = next(s for s in specs if s.subgoal == subgoal.kind)
+    _, names, _ = _SIGNATURES[subgoal.kind]
+    return f"{spec.name}({', '.join(getattr(subgoal, n).to_text() for n in names)})"
+
+
+def format_plan(plan: Sequence[Subgoal], specs: Sequence[SkillSpec]) -> str:
+    return "\n".join(format_step(step, specs) for step in plan)
+
+
+_CALL = re.compile(r"^\s*(?:\d+[.)]\s*)?([A-Za-z_]\w*)\s*\((.*)\)\s*$")
+
+
+def parse_plan(text: str, specs: Sequence[SkillSpec]) -> list[Subgoal]:
+    """Validate model output into subgoals; raises ValueError saying which line is wrong and why."""
+    by_name = {s.name: s for s in specs}
+    lines = [line for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        raise ValueError("the plan is empty: write at least one skill call")
+    if len(lines) > MAX_PLAN_STEPS:
+        raise ValueError(f"the plan has {len(lines)} steps; at most {MAX_PLAN_STEPS} are allowed")
+    plan = []
+    for number, line in enumerate(lines, 1):
+        match = _CALL.match(line)
+        if not match:
+            raise ValueError(f"line {number} {line.strip()!r} is not a skill call like go_to(the red ball)")
+        name, arg_text = match.groups()
+        if name not in by_name:
+            raise ValueError(
+                f"line {number}: there is no skill {name!r}; the skills are {', '.join(by_name)}"
+            )
+        cls, names, kinds = _SIGNATURES[by_name[name].subgoal]
+        args = [a.strip() for a in arg_text.split(",")] if arg_text.strip() else []
+        if len(args) != len(names):
+            raise ValueError(
+                f"line {number}: {by_name[name].signature()} takes {len(names)} argument(s), "
+                f"got {len(args)}"
+            )
+        try:
+            fields = {n: parse_object(a) for n, a in zip(names, args)}
+            plan.append(cls(**fields))
+        except MissionParseError as error:
+            raise ValueError(
+                f"line {number}: {error.text!r} is not an object description "
+                f"(expected {error.expected} at {error.found})"
+            ) from None
+        except ValidationError as error:
+            reason = error.errors()[0]["msg"].removeprefix("Value error, ")
+            raise ValueError(f"line {number}: {line.strip()!r}: {reason}") from None
+    return plan
+
+
+class PlanParser(BaseOutputParser[list[Subgoal]]):
+    """LangChain output parser: model text -> validated subgoals.
+
+    A parse error carries its message for the model in ``observation`` (LangChain's convention).
+    """
+
+    specs: list[SkillSpec]
+
+    def parse(self, text: str) -> list[Subgoal]:
+        try:
+            return parse_plan(text, self.specs)
+        except ValueError as error:
+            raise OutputParserException(
+                str(error), observation=str(error), llm_output=text, send_to_llm=True
+            ) from None
+
+
+def plan_grammar(specs: Sequence[SkillSpec]) -> str:
+    """A GBNF grammar admitting exactly the plans :func:`parse_plan` accepts for these skills."""
+    calls, rules = [], []
+    for index, spec in enumerate(specs):
+        _, _, kinds = _SIGNATURES[spec.subgoal]
+        body = ' ", " '.join(f"{k.replace('_', '-')}" for k in kinds)
+        rule = f"call{index}"
+        rules.append(f'{rule} ::= "{spec.name}(" {body} ")"' if body else f'{rule} ::= "{spec.name}()"')
+        calls.append(rule)
+    colors = " | ".join(f'"{c}"' for c in COLORS)
+    return "\n".join(
+        [
+            f'root ::= call ("\\n" call){{0,{MAX_PLAN_STEPS - 1}}}',
+            f"call ::= {' | '.join(calls)}",
+            *rules,
+            'any ::= article " " (color " ")? ("ball" | "box" | "key" | "door" | "object") location?',
+            'not-door ::= article " " (color " ")? ("ball" | "box" | "key" | "object") location?',
+            'door ::= article " " (color " ")? "door" location?',
+            'article ::= "the" | "a"',
+            f"color ::= {colors}",
+            'location ::= " in front of you" | " behind you" | " on your left" | " on your right"',
+        ]
+    )
