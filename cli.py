@@ -65,6 +65,60 @@ def _describe(args: argparse.Namespace) -> int:
     return 0
 
 
+def _plan(args: argparse.Namespace) -> int:
+    from foreman.planner import LLMPlanner, LlamaCppChat, PlanRequest, format_plan, vocabulary_specs
+    from foreman.planner.weights import PACKAGED_MODELS
+
+    observation = ""
+    if args.env:
+        env = make_env(args.env, seed=args.seed)
+        obs, _ = env.reset()
+        memory = AgentMemory()
+        memory.observe(obs)
+        observation = memory.describe()
+    specs = vocabulary_specs()
+    planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[args.model]))
+    result = planner.plan(PlanRequest(goal=args.goal, skills=specs, observation=observation))
+    record = {
+        "goal": args.goal,
+        "env_id": args.env,
+        "seed": args.seed if args.env else None,
+        "ok": result.plan is not None,
+        "plan_text": format_plan(result.plan, specs) if result.plan else None,
+        "latency_s": result.latency_s,
+        "prompt_tokens": result.prompt_tokens,
+        "completion_tokens": result.completion_tokens,
+        **result.model_dump(mode="json"),
+    }
+    if args.json:
+        print(json.dumps(record))
+    elif result.plan is None:
+        print(f"No plan: {result.failure}")
+    else:
+        print(record["plan_text"])
+        print(
+            f"({result.latency_s:.2f} s, {result.prompt_tokens} prompt + "
+            f"{result.completion_tokens} completion tokens, {len(result.attempts)} attempt(s))"
+        )
+    return 0 if result.plan is not None else 1
+
+
+def _bench_planner(args: argparse.Namespace) -> int:
+    from foreman.bench.planner import LEVELS, PlannerBenchConfig, run, table
+
+    levels = [f"BabyAI-{lvl}-v0" for lvl in LEVELS] if args.level == "all" else [args.level]
+    summaries = []
+    for level in levels:
+        make_env(level)  # an unknown id fails here, before the model loads
+        config = PlannerBenchConfig(level=level, episodes=args.episodes, seed=args.seed, model=args.model)
+        summaries.append(run(config))
+    if args.json:
+        print(json.dumps([{k: v for k, v in s.items() if k != "per_episode"} for s in summaries]))
+    else:
+        print(table(summaries))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="foreman", description="A language model plans, reinforcement-learned skills execute."
@@ -89,6 +143,25 @@ def build_parser() -> argparse.ArgumentParser:
     describe.add_argument("--seed", type=int, default=1)
     describe.add_argument("--json", action="store_true")
     describe.set_defaults(handler=_describe)
+
+    models = ["qwen2.5-coder-1.5b-instruct-q4_k_m", "qwen2.5-coder-0.5b-instruct-q4_k_m"]
+    plan = commands.add_parser("plan", help="plan a goal with the default language model")
+    plan.add_argument("goal")
+    plan.add_argument("--env", help="describe this env's first observation to the planner")
+    plan.add_argument("--seed", type=int, default=0)
+    plan.add_argument("--model", choices=models, default=models[0])
+    plan.add_argument("--json", action="store_true")
+    plan.set_defaults(handler=_plan)
+
+    bench = commands.add_parser("bench", help="benchmarks (JSON in bench/results and a table)")
+    suites = bench.add_subparsers(dest="suite", required=True)
+    planner = suites.add_parser("planner", help="exact decomposition accuracy, latency, tokens")
+    planner.add_argument("--level", default="BabyAI-BossLevel-v0", help="an env id, or 'all'")
+    planner.add_argument("--episodes", type=int, default=100)
+    planner.add_argument("--seed", type=int, default=1_000_000)
+    planner.add_argument("--model", choices=models, default=models[0])
+    planner.add_argument("--json", action="store_true")
+    planner.set_defaults(handler=_bench_planner)
     return parser
 
 

@@ -29,7 +29,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from foreman.envs import Subgoal
 from foreman.planner.llama_chat import LlamaCppChat
-from foreman.planner.plan import PlanParser, SkillSpec, format_step, plan_grammar
+from foreman.planner.plan import PlanParser, SkillSpec, format_step, noun_phrases, plan_grammar
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 MAX_GOAL_CHARS = 500
@@ -178,7 +178,10 @@ class LLMPlanner:
             "\n".join(f"{m.type}: {m.content}" for m in messages).encode()
         ).hexdigest()
         parser = PlanParser(specs=request.skills)
-        options = {"grammar": plan_grammar(request.skills)} if self.grammar else {}
+        options = {}
+        if self.grammar:
+            said = [goal] + [f"{o.subgoal.to_text()}: {o.reason}" for o in request.history]
+            options["grammar"] = plan_grammar(request.skills, noun_phrases(" | ".join(said)))
         for _ in range(1 + self.max_retries):
             started = time.perf_counter()
             reply = self.model.invoke(messages, **options)

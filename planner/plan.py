@@ -143,8 +143,43 @@ class PlanParser(BaseOutputParser[list[Subgoal]]):
             ) from None
 
 
-def plan_grammar(specs: Sequence[SkillSpec]) -> str:
-    """A GBNF grammar admitting exactly the plans :func:`parse_plan` accepts for these skills."""
+_WORD = re.compile(r"[a-z]+")
+
+
+def noun_phrases(text: str) -> list[str]:
+    """Object descriptions written in a text, longest match first, in order, without repeats."""
+    words = _WORD.findall(text.lower())
+    found: list[str] = []
+    i = 0
+    while i < len(words):
+        for j in range(min(len(words), i + 8), i + 1, -1):
+            phrase = " ".join(words[i:j])
+            try:
+                parse_object(phrase)
+            except MissionParseError:
+                continue
+            if phrase not in found:
+                found.append(phrase)
+            i = j - 1
+            break
+        i += 1
+    return found
+
+
+def _phrase_rule(name: str, phrases: Sequence[str], keep, general: str) -> str:
+    fitting = [p for p in phrases if keep(parse_object(p))]
+    if not fitting:
+        return f"{name} ::= {general}"
+    return f"{name} ::= " + " | ".join(f'"{p}"' for p in fitting)
+
+
+def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = ()) -> str:
+    """A GBNF grammar admitting exactly the plans :func:`parse_plan` accepts for these skills.
+
+    With ``phrases`` (object descriptions copied from the goal and the feedback), arguments must
+    be one of them, where one fits; small models otherwise rewrite "the" as "a" or drop a
+    location. Which phrase goes to which skill, and in what order, is still the model's choice.
+    """
     calls, rules = [], []
     for index, spec in enumerate(specs):
         _, _, kinds = _SIGNATURES[spec.subgoal]
@@ -153,14 +188,17 @@ def plan_grammar(specs: Sequence[SkillSpec]) -> str:
         rules.append(f'{rule} ::= "{spec.name}(" {body} ")"' if body else f'{rule} ::= "{spec.name}()"')
         calls.append(rule)
     colors = " | ".join(f'"{c}"' for c in COLORS)
+    general = 'article " " (color " ")? {types} location?'
     return "\n".join(
         [
             f'root ::= call ("\\n" call){{0,{MAX_PLAN_STEPS - 1}}}',
             f"call ::= {' | '.join(calls)}",
             *rules,
-            'any ::= article " " (color " ")? ("ball" | "box" | "key" | "door" | "object") location?',
-            'not-door ::= article " " (color " ")? ("ball" | "box" | "key" | "object") location?',
-            'door ::= article " " (color " ")? "door" location?',
+            _phrase_rule("any", phrases, lambda d: True,
+                         general.format(types='("ball" | "box" | "key" | "door" | "object")')),
+            _phrase_rule("not-door", phrases, lambda d: d.type != "door",
+                         general.format(types='("ball" | "box" | "key" | "object")')),
+            _phrase_rule("door", phrases, lambda d: d.type == "door", general.format(types='"door"')),
             'article ::= "the" | "a"',
             f"color ::= {colors}",
             'location ::= " in front of you" | " behind you" | " on your left" | " on your right"',

@@ -1,0 +1,1 @@
+"""Benchmarks: each writes JSON and a table; numbers come from here, never from tests."""
