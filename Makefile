@@ -10,6 +10,7 @@ export HF_HUB_OFFLINE := 1
 
 demo: $(STAMP)
 	$(BIN)/foreman describe --env BabyAI-BossLevel-v0 --seed 1
+	$(BIN)/foreman plan --env BabyAI-BossLevel-v0 --seed 1
 
 # pytest exits 5 when it collects no test; make treats that like any failure.
 test: $(STAMP)

@@ -6,19 +6,19 @@ import argparse
 import json
 import logging
 import sys
+from pathlib import Path
 
 from pydantic import TypeAdapter
 
 from foreman.envs import (
     AgentMemory,
     Instruction,
-    MissionParseError,
-    UnknownEnvError,
     clauses_in_order,
     make_env,
     parse_mission,
     registered_env_ids,
 )
+from foreman.errors import ForemanError
 
 _INSTRUCTION = TypeAdapter(Instruction)
 
@@ -69,18 +69,22 @@ def _plan(args: argparse.Namespace) -> int:
     from foreman.planner import LLMPlanner, LlamaCppChat, PlanRequest, format_plan, vocabulary_specs
     from foreman.planner.weights import PACKAGED_MODELS
 
-    observation = ""
+    observation, goal = "", args.goal
     if args.env:
         env = make_env(args.env, seed=args.seed)
         obs, _ = env.reset()
         memory = AgentMemory()
         memory.observe(obs)
         observation = memory.describe()
+        goal = obs["mission"] if goal is None else goal
+    if goal is None:
+        print("foreman plan: give a GOAL, or --env to plan that env's own mission", file=sys.stderr)
+        return 2
     specs = vocabulary_specs()
     planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[args.model]))
-    result = planner.plan(PlanRequest(goal=args.goal, skills=specs, observation=observation))
+    result = planner.plan(PlanRequest(goal=goal, skills=specs, observation=observation))
     record = {
-        "goal": args.goal,
+        "goal": goal,
         "env_id": args.env,
         "seed": args.seed if args.env else None,
         "ok": result.plan is not None,
@@ -95,6 +99,7 @@ def _plan(args: argparse.Namespace) -> int:
     elif result.plan is None:
         print(f"No plan: {result.failure}")
     else:
+        print(f"Goal: {goal}")
         print(record["plan_text"])
         print(
             f"({result.latency_s:.2f} s, {result.prompt_tokens} prompt + "
@@ -104,18 +109,57 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _bench_planner(args: argparse.Namespace) -> int:
-    from foreman.bench.planner import LEVELS, PlannerBenchConfig, run, table
+    from foreman.bench.planner import LEVELS, PlannerBenchConfig, run, run_paraphrases, table
 
-    levels = [f"BabyAI-{lvl}-v0" for lvl in LEVELS] if args.level == "all" else [args.level]
-    summaries = []
-    for level in levels:
-        make_env(level)  # an unknown id fails here, before the model loads
-        config = PlannerBenchConfig(level=level, episodes=args.episodes, seed=args.seed, model=args.model)
-        summaries.append(run(config))
+    if args.level == "paraphrases":
+        summaries = [run_paraphrases(args.model)]
+    else:
+        levels = [f"BabyAI-{lvl}-v0" for lvl in LEVELS] if args.level == "all" else [args.level]
+        for level in levels:
+            make_env(level)  # an unknown id fails here, before the model loads
+        summaries = [
+            run(PlannerBenchConfig(level=level, episodes=args.episodes, seed=args.seed, model=args.model))
+            for level in levels
+        ]
     if args.json:
         print(json.dumps([{k: v for k, v in s.items() if k != "per_episode"} for s in summaries]))
     else:
         print(table(summaries))
+    return 0
+
+
+def _skills_list(args: argparse.Namespace) -> int:
+    from foreman.skills import SkillLibrary
+
+    cards = (SkillLibrary(args.library) if args.library else SkillLibrary()).cards()
+    if args.json:
+        print(json.dumps([c.model_dump(mode="json") for c in cards]))
+        return 0
+    for card in cards:
+        success = f"{card.evaluation.success_rate:.1%} on {card.evaluation.env_id}" if card.evaluation else "not evaluated"
+        print(f"{card.name} {card.version} ({card.subgoal}): {card.description} [{success}]")
+    return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    import dataclasses
+
+    import torch
+
+    from foreman.skills.train import TrainConfig, train
+
+    torch.set_num_threads(1)  # one thread per process trained fastest on this kind of machine
+    overrides = {
+        f.name: getattr(args, f.name)
+        for f in dataclasses.fields(TrainConfig)
+        if f.name != "skill" and getattr(args, f.name, None) is not None
+    }
+    card = train(TrainConfig(skill=args.skill, **overrides))
+    print(json.dumps(card.model_dump(mode="json")) if args.json else (
+        f"{card.name}: {card.evaluation.success_rate:.1%} success on {card.evaluation.episodes} held-out "
+        f"episodes of {card.evaluation.env_id} ({card.training.demos} demos, {card.training.frames} frames, "
+        f"{card.training.minutes:.1f} min)"
+    ))
     return 0
 
 
@@ -146,17 +190,44 @@ def build_parser() -> argparse.ArgumentParser:
 
     models = ["qwen2.5-coder-1.5b-instruct-q4_k_m", "qwen2.5-coder-0.5b-instruct-q4_k_m"]
     plan = commands.add_parser("plan", help="plan a goal with the default language model")
-    plan.add_argument("goal")
+    plan.add_argument("goal", nargs="?", help="the goal in words (default: the env's own mission)")
     plan.add_argument("--env", help="describe this env's first observation to the planner")
     plan.add_argument("--seed", type=int, default=0)
     plan.add_argument("--model", choices=models, default=models[0])
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(handler=_plan)
 
+    skills = commands.add_parser("skills", help="the skill library")
+    skill_commands = skills.add_subparsers(dest="skills_command", required=True)
+    listing = skill_commands.add_parser("list", help="every skill's card")
+    listing.add_argument("--library", type=Path, help="a library folder (default: the built-in one)")
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(handler=_skills_list)
+
+    train = commands.add_parser("train", help="train one skill (behaviour cloning from bot demos)")
+    train.add_argument("skill", choices=["go_to", "pick_up", "open", "put_next"])
+    train.add_argument("--env-id", dest="env_id")
+    train.add_argument("--demos", type=int)
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-episodes", dest="batch_episodes", type=int)
+    train.add_argument("--lr", type=float)
+    train.add_argument("--hidden", type=int)
+    train.add_argument("--seed", type=int)
+    train.add_argument("--eval-episodes", dest="eval_episodes", type=int)
+    train.add_argument("--eval-seed", dest="eval_seed", type=int)
+    train.add_argument("--library", type=Path)
+    train.add_argument("--logdir", type=Path)
+    train.add_argument("--json", action="store_true")
+    train.set_defaults(handler=_train)
+
     bench = commands.add_parser("bench", help="benchmarks (JSON in bench/results and a table)")
     suites = bench.add_subparsers(dest="suite", required=True)
     planner = suites.add_parser("planner", help="exact decomposition accuracy, latency, tokens")
-    planner.add_argument("--level", default="BabyAI-BossLevel-v0", help="an env id, or 'all'")
+    planner.add_argument(
+        "--level",
+        default="BabyAI-BossLevel-v0",
+        help="an env id, 'all' (six BabyAI levels) or 'paraphrases' (bench/paraphrases.jsonl)",
+    )
     planner.add_argument("--episodes", type=int, default=100)
     planner.add_argument("--seed", type=int, default=1_000_000)
     planner.add_argument("--model", choices=models, default=models[0])
@@ -173,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     try:
         return args.handler(args)
-    except (UnknownEnvError, MissionParseError) as error:
+    except ForemanError as error:
         print(f"foreman {args.command}: {error}", file=sys.stderr)
         return 2
 

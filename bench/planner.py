@@ -87,9 +87,47 @@ def run(config: PlannerBenchConfig) -> dict:
         "per_episode": rows,
     }
     if config.out is not None:
-        config.out.mkdir(parents=True, exist_ok=True)
-        path = config.out / f"planner_{config.level}_{config.model}_{config.seed}_{config.episodes}.json"
-        path.write_text(json.dumps(summary, indent=1))
+        _write(summary, config.out / f"planner_{config.level}_{config.model}_{config.seed}_{config.episodes}.json")
+    return summary
+
+
+def _write(summary: dict, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(summary, indent=1))
+
+
+PARAPHRASES = Path(__file__).parent / "paraphrases.jsonl"
+
+
+def run_paraphrases(
+    model_name: str = QWEN_CODER_1_5B.name, path: Path = PARAPHRASES, out: Path | None = Path("bench/results")
+) -> dict:
+    """Exact decomposition of hand-written paraphrases, each with the mission it means."""
+    planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[model_name]))
+    specs = vocabulary_specs()
+    rows = []
+    for line in path.read_text().splitlines():
+        case = json.loads(line)
+        result = planner.plan(PlanRequest(goal=case["goal"], skills=specs))
+        exact = result.plan is not None and result.plan in acceptable_orders(parse_mission(case["means"]))
+        rows.append({**case, "exact": exact, "plan": result.attempts[-1].raw if result.attempts else None,
+                     "failure": result.failure, "latency_s": result.latency_s,
+                     "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens})
+    latencies = [r["latency_s"] for r in rows]
+    summary = {
+        "level": "paraphrases",
+        "episodes": len(rows),
+        "model": model_name,
+        "exact": sum(r["exact"] for r in rows) / len(rows),
+        "failures": sum(r["failure"] is not None for r in rows),
+        "p50_s": statistics.median(latencies),
+        "p95_s": _percentile(latencies, 0.95),
+        "mean_prompt_tokens": statistics.fmean(r["prompt_tokens"] for r in rows),
+        "mean_completion_tokens": statistics.fmean(r["completion_tokens"] for r in rows),
+        "per_episode": rows,
+    }
+    if out is not None:
+        _write(summary, out / f"planner_paraphrases_{model_name}.json")
     return summary
 
 

@@ -11,12 +11,14 @@ from typing import Any
 import gymnasium as gym
 import minigrid  # noqa: F401  (registers the MiniGrid and BabyAI ids)
 
+from foreman.errors import ForemanError
+
 logger = logging.getLogger(__name__)
 
 ID_PREFIXES = ("BabyAI-", "MiniGrid-", "Foreman-")
 
 
-class UnknownEnvError(ValueError):
+class UnknownEnvError(ForemanError, ValueError):
     """An env id that no registered environment has."""
 
 

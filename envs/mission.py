@@ -24,6 +24,8 @@ from typing import Annotated, Literal, Union
 from minigrid.envs.babyai.core import verifier as babyai
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from foreman.errors import ForemanError
+
 Color = Literal["red", "green", "blue", "purple", "yellow", "grey"]
 ObjectType = Literal["ball", "box", "key", "door"]
 Location = Literal["front", "behind", "left", "right"]
@@ -193,7 +195,7 @@ def clauses_in_order(instr: Instruction) -> list[Clause]:
 # --------------------------------------------------------------------------- parsing
 
 
-class MissionParseError(ValueError):
+class MissionParseError(ForemanError, ValueError):
     """Mission text outside the BabyAI grammar; ``position`` is the character that failed."""
 
     def __init__(self, text: str, position: int, expected: str, found: str):

@@ -21,13 +21,7 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.output_parsers import BaseOutputParser
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from foreman.envs import (
-    COLORS,
-    MissionParseError,
-    Subgoal,
-    parse_object,
-)
-from foreman.envs.mission import Drop, GoTo, Open, PickUp, PutNext
+from foreman.envs import COLORS, Drop, GoTo, MissionParseError, Open, PickUp, PutNext, Subgoal, parse_object
 
 MAX_PLAN_STEPS = 8
 

@@ -13,8 +13,10 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from foreman.errors import ForemanError
 
-class ModelUnavailableError(RuntimeError):
+
+class ModelUnavailableError(ForemanError):
     """A packaged model is missing a slice or does not match its checksum."""
 
 

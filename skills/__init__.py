@@ -1,1 +1,14 @@
-"""Skill policies (filled by the skills issue)."""
+"""The skills floor: RL-trained policies that execute subgoals, stored with model cards.
+
+Stands on ``foreman.envs`` only and knows nothing of language models.
+"""
+
+from foreman.skills.card import Evaluation, SkillCard, Training
+from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary, SkillLoadError
+from foreman.skills.network import SkillNetwork, encode_subgoal
+from foreman.skills.skill import Skill
+
+__all__ = [
+    "BUILT_IN_LIBRARY", "Evaluation", "Skill", "SkillCard", "SkillLibrary", "SkillLoadError",
+    "SkillNetwork", "Training", "encode_subgoal",
+]

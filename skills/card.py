@@ -1,0 +1,62 @@
+"""A skill's model card: what it does, what it needs, how it was trained, how well it does.
+
+Cards are data: the planner reads them (name, description, subgoal kind) without importing
+anything from ``skills/``. A stored skill is a folder ``<name>/`` holding ``card.json`` and
+``model.safetensors``; the card carries the sha256 of the weights, checked on load.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from foreman.envs import SUBGOAL_KINDS
+
+CARD_SCHEMA_VERSION = 1
+
+
+class Evaluation(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    env_id: str
+    episodes: int
+    seeds: tuple[int, int]  # first and last seed, inclusive
+    success_rate: float = Field(ge=0, le=1)
+    mean_steps: float
+
+
+class Training(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    env_id: str
+    config: dict[str, Any]  # the training config dataclass, as saved
+    demos: int  # bot demonstrations used (0 for pure RL)
+    frames: int  # env frames seen, demos included
+    minutes: float  # wall-clock minutes on the training machine
+
+
+class SkillCard(BaseModel):
+    """The JSON card stored beside a skill's weights."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    schema_version: int = CARD_SCHEMA_VERSION
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    version: str
+    description: str
+    subgoal: str  # the subgoal kind it executes: its arguments follow from foreman.envs.mission
+    preconditions: list[str]
+    effects: list[str]
+    network: dict[str, Any]  # the constructor arguments of the policy network
+    training: Training
+    evaluation: Evaluation | None = None
+    weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.subgoal not in SUBGOAL_KINDS:
+            raise ValueError(f"unknown subgoal kind {self.subgoal!r}; expected one of {SUBGOAL_KINDS}")
+        if self.schema_version != CARD_SCHEMA_VERSION:
+            raise ValueError(
+                f"card schema version {self.schema_version} is not {CARD_SCHEMA_VERSION}, the one this foreman reads"
+            )
