@@ -128,6 +128,19 @@ def _bench_planner(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from foreman.orchestrator import Agent, describe_result
+    from foreman.planner import LLMPlanner, LlamaCppChat
+    from foreman.planner.weights import PACKAGED_MODELS
+    from foreman.skills import SkillLibrary
+
+    env = make_env(args.env)
+    agent = Agent(LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[args.model])), SkillLibrary())
+    result = agent.run(env, goal=args.goal, seed=args.seed)
+    print(result.model_dump_json() if args.json else describe_result(result))
+    return 0 if result.success else 1
+
+
 def _skills_list(args: argparse.Namespace) -> int:
     from foreman.skills import SkillLibrary
 
@@ -196,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("--model", choices=models, default=models[0])
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(handler=_plan)
+
+    run = commands.add_parser("run", help="one episode: the agent plans and its skills act")
+    run.add_argument("goal", nargs="?", help="the goal in words (default: the env's own mission)")
+    run.add_argument("--env", default="BabyAI-GoToLocal-v0")
+    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--model", choices=models, default=models[0])
+    run.add_argument("--json", action="store_true")
+    run.set_defaults(handler=_run)
 
     skills = commands.add_parser("skills", help="the skill library")
     skill_commands = skills.add_subparsers(dest="skills_command", required=True)

@@ -1,0 +1,192 @@
+"""The agent's loop: plan, run each subgoal's skill until its detector decides, feed back, replan.
+
+::
+
+    plan = planner.plan(goal, what the agent knows, skill cards)
+    for subgoal in plan:
+        skill = library skill executing subgoal.kind
+        run skill until detector says success/failure, the env ends, or the step budget is spent
+        if it did not succeed: tell the planner what happened and what the agent knows; replan
+    if the plan is done and the env's mission is not: replan
+
+The agent acts from what the env lets it observe (view, mission text, its own memory). The
+detectors and the episode's success read env state, as simulated success detectors do.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import gymnasium as gym
+from pydantic import BaseModel, Field
+
+from foreman.envs import AgentMemory, Subgoal, SubgoalDetector, current_pose
+from foreman.planner import Planner, PlanRequest, PlanResult, SubgoalOutcome, skill_specs
+from foreman.skills import Skill, SkillLibrary
+
+EndReason = Literal[
+    "success", "env failure", "env step limit", "planning failed", "replan budget", "llm call budget"
+]
+
+
+@dataclass(frozen=True)
+class AgentConfig:
+    subgoal_steps: int = 100
+    """env steps one subgoal may take before it counts as failed"""
+    max_replans: int = 3
+    max_llm_calls: int = 8
+
+
+class SubgoalRecord(BaseModel):
+    subgoal: Subgoal
+    skill: str
+    status: Literal["succeeded", "failed", "ran out of steps"]
+    reason: str = ""
+    steps: int
+    actions: list[int] = Field(default_factory=list)
+
+
+class EpisodeResult(BaseModel):
+    env_id: str
+    seed: int | None
+    goal: str
+    mission: str
+    success: bool
+    reward: float
+    steps: int
+    llm_calls: int
+    replans: int
+    end_reason: EndReason
+    wall_s: float
+    plans: list[PlanResult]
+    subgoals: list[SubgoalRecord]
+
+
+def _feedback(subgoal: Subgoal, memory: AgentMemory, ran_out: bool) -> str:
+    """Why a subgoal did not succeed, from what the agent can see (never from env state)."""
+    facing = next((o for o in memory.objects() if (o.ahead, o.right) == (1, 0)), None)
+    if subgoal.kind in ("open", "go_to") and facing and facing.door_state == "locked":
+        return f"the {facing.color} door is locked; a {facing.color} key is needed"
+    if subgoal.kind in ("pick_up", "put_next") and memory.carrying and ran_out:
+        return f"the robot carries a {memory.carrying}, so its hands are not free"
+    if ran_out:
+        return "not done within the step budget"
+    return "the subgoal's check reported a failure"
+
+
+@dataclass
+class Agent:
+    """A planner and a skill library, run on one env episode at a time."""
+
+    planner: Planner
+    library: SkillLibrary
+    config: AgentConfig = field(default_factory=AgentConfig)
+
+    def __post_init__(self) -> None:
+        cards = self.library.cards()
+        self.specs = skill_specs([c.model_dump() for c in cards])
+        self.skills: dict[str, Skill] = {c.subgoal: self.library.load(c.name) for c in reversed(cards)}
+
+    def run(self, env: gym.Env, goal: str | None = None, seed: int | None = None) -> EpisodeResult:
+        started = time.perf_counter()
+        obs, _ = env.reset(seed=seed)
+        mission = obs["mission"]
+        goal = mission if goal is None else goal
+        memory = AgentMemory()
+        memory.observe(obs)
+        start = current_pose(env)  # detectors resolve "on your left" against it
+        plans: list[PlanResult] = []
+        records: list[SubgoalRecord] = []
+        history: list[SubgoalOutcome] = []
+        steps, reward, end = 0, 0.0, None
+        while end is None:
+            if len(plans) > self.config.max_replans:
+                end = "replan budget"
+                break
+            if sum(len(p.attempts) for p in plans) >= self.config.max_llm_calls:
+                end = "llm call budget"
+                break
+            result = self.planner.plan(
+                PlanRequest(goal=goal, skills=self.specs, observation=memory.describe(), history=history)
+            )
+            plans.append(result)
+            if result.plan is None:
+                end = "planning failed"
+                break
+            for subgoal in result.plan:
+                record, obs, reward, env_end = self._execute(env, obs, memory, subgoal, start)
+                records.append(record)
+                steps += record.steps
+                history.append(SubgoalOutcome(subgoal=subgoal, status=record.status, reason=record.reason))
+                if env_end is not None:
+                    end = env_end
+                    break
+                if record.status != "succeeded":
+                    break
+        return EpisodeResult(
+            env_id=env.spec.id if env.spec else type(env.unwrapped).__name__,
+            seed=seed,
+            goal=goal,
+            mission=mission,
+            success=end == "success",
+            reward=float(reward),
+            steps=steps,
+            llm_calls=sum(len(p.attempts) for p in plans),
+            replans=max(0, len(plans) - 1),
+            end_reason=end,
+            wall_s=time.perf_counter() - started,
+            plans=plans,
+            subgoals=records,
+        )
+
+    def _execute(self, env, obs, memory: AgentMemory, subgoal: Subgoal, start):
+        """Run one subgoal; returns its record, the last observation, reward, and env end if any."""
+        skill = self.skills[subgoal.kind]  # plans are validated against these skills' cards
+        detector = SubgoalDetector(subgoal, env, anchor=start)
+        skill.reset()
+        actions: list[int] = []
+        reward, env_end = 0.0, None
+        while detector.status == "continue" and len(actions) < self.config.subgoal_steps:
+            action = skill.act(obs, subgoal)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            memory.observe(obs, action)
+            detector.step(action)
+            actions.append(action)
+            if terminated:
+                env_end = "success" if reward > 0 else "env failure"
+                break
+            if truncated:
+                env_end = "env step limit"
+                break
+        if detector.status == "success":
+            status, reason = "succeeded", ""
+        elif detector.status == "failure":
+            status, reason = "failed", _feedback(subgoal, memory, ran_out=False)
+        else:
+            status, reason = "ran out of steps", _feedback(subgoal, memory, ran_out=True)
+        record = SubgoalRecord(
+            subgoal=subgoal, skill=skill.name, status=status, reason=reason, steps=len(actions), actions=actions
+        )
+        return record, obs, reward, env_end
+
+
+def describe_result(result: EpisodeResult) -> str:
+    """A human summary of an episode: plans, subgoal outcomes, result."""
+    lines = [f"Goal: {result.goal}", f"Mission ({result.env_id}, seed {result.seed}): {result.mission}"]
+    for number, plan in enumerate(result.plans):
+        label = "Plan" if number == 0 else f"Replan {number}"
+        body = plan.attempts[-1].raw if plan.attempts else "(none)"
+        lines.append(f"{label} ({plan.latency_s:.2f} s): " + body.replace("\n", "; "))
+        if plan.failure:
+            lines.append(f"  planning failed: {plan.failure}")
+    for record in result.subgoals:
+        reason = f" ({record.reason})" if record.reason else ""
+        lines.append(f"  {record.subgoal.to_text()}: {record.status} in {record.steps} steps{reason}")
+    verdict = "SUCCESS" if result.success else "FAILURE"
+    lines.append(
+        f"{verdict}: {result.end_reason}, reward {result.reward:.2f}, {result.steps} steps, "
+        f"{result.llm_calls} LLM calls, {result.wall_s:.1f} s"
+    )
+    return "\n".join(lines)

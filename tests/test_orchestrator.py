@@ -1,0 +1,66 @@
+"""The agent loop with LangChain fake chat models and small skills trained in the test."""
+
+import pytest
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from foreman.envs import make_env
+from foreman.orchestrator import Agent, AgentConfig, describe_result
+from foreman.planner import LLMPlanner, PrivilegedReferencePlanner
+from foreman.skills import SkillLibrary
+from foreman.skills.train import TrainConfig, train
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory):
+    root = tmp_path_factory.mktemp("library")
+    train(TrainConfig(skill="go_to", demos=60, epochs=2, hidden=32, eval_episodes=2, library=root, logdir=None))
+    return SkillLibrary(root)
+
+
+def fake_planner(*responses):
+    return LLMPlanner(FakeListChatModel(responses=list(responses)), max_retries=2)
+
+
+def test_unparseable_plans_end_the_episode_as_a_planning_failure(library):
+    agent = Agent(fake_planner("dance()", "dance()", "dance()"), library)
+    result = agent.run(make_env("BabyAI-GoToLocal-v0"), seed=1)
+    assert result.end_reason == "planning failed" and not result.success
+    assert result.llm_calls == 3 and result.steps == 0 and result.subgoals == []
+
+
+def test_plans_only_call_skills_in_the_library(library):
+    agent = Agent(fake_planner("drop()", "pick_up(the ball)", "go_to(the ball)"), library)
+    result = agent.run(make_env("BabyAI-GoToLocal-v0"), seed=1)
+    assert "there is no skill 'drop'" in result.plans[0].attempts[0].error
+    assert "there is no skill 'pick_up'" in result.plans[0].attempts[1].error
+    assert result.subgoals[0].skill == "go_to"
+
+
+UNREACHABLE = "go_to(the grey door)"  # GoToLocal has a single room: no door
+
+
+def test_a_stalled_subgoal_is_fed_back_and_replanned_until_the_budget(library):
+    agent = Agent(fake_planner(*[UNREACHABLE] * 10), library, AgentConfig(subgoal_steps=5, max_replans=2))
+    result = agent.run(make_env("BabyAI-GoToLocal-v0"), seed=1)
+    assert result.end_reason == "replan budget" and len(result.plans) == 3 and result.replans == 2
+    assert [(r.status, r.steps) for r in result.subgoals] == [("ran out of steps", 5)] * 3
+    assert result.plans[1].reason == "replan" and result.steps == 15
+
+
+def test_the_llm_call_budget_is_kept(library):
+    agent = Agent(fake_planner(*[UNREACHABLE] * 10), library, AgentConfig(subgoal_steps=2, max_replans=9, max_llm_calls=4))
+    result = agent.run(make_env("BabyAI-GoToLocal-v0"), seed=1)
+    assert result.end_reason == "llm call budget" and result.llm_calls == 4
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_skills_run_within_their_budgets_and_steps_add_up(library, seed):
+    env = make_env("BabyAI-GoToLocal-v0")
+    agent = Agent(PrivilegedReferencePlanner(env), library, AgentConfig(subgoal_steps=10, max_replans=1))
+    result = agent.run(env, seed=seed)
+    assert result.steps == sum(r.steps for r in result.subgoals)
+    assert all(r.steps <= 10 and len(r.actions) == r.steps for r in result.subgoals)
+    assert result.success == (result.end_reason == "success") == (result.reward > 0)
+    if not result.success:
+        assert result.subgoals[-1].status == "ran out of steps" or result.end_reason != "success"
+    assert result.mission in describe_result(result)
