@@ -66,7 +66,7 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from foreman.planner import LLMPlanner, LlamaCppChat, PlanRequest, format_plan, vocabulary_specs
+    from foreman.planner import LlamaCppChat, LLMPlanner, PlanRequest, format_plan, vocabulary_specs
     from foreman.planner.weights import PACKAGED_MODELS
 
     observation, goal = "", args.goal
@@ -130,7 +130,7 @@ def _bench_planner(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from foreman.orchestrator import Agent, describe_result
-    from foreman.planner import LLMPlanner, LlamaCppChat
+    from foreman.planner import LlamaCppChat, LLMPlanner
     from foreman.planner.weights import PACKAGED_MODELS
     from foreman.skills import SkillLibrary
 
@@ -149,7 +149,9 @@ def _skills_list(args: argparse.Namespace) -> int:
         print(json.dumps([c.model_dump(mode="json") for c in cards]))
         return 0
     for card in cards:
-        success = f"{card.evaluation.success_rate:.1%} on {card.evaluation.env_id}" if card.evaluation else "not evaluated"
+        success = (
+            f"{card.evaluation.success_rate:.1%} on {card.evaluation.env_id}" if card.evaluation else "not evaluated"
+        )
         print(f"{card.name} {card.version} ({card.subgoal}): {card.description} [{success}]")
     return 0
 
@@ -168,11 +170,15 @@ def _train(args: argparse.Namespace) -> int:
         if f.name != "skill" and getattr(args, f.name, None) is not None
     }
     card = train(TrainConfig(skill=args.skill, **overrides))
-    print(json.dumps(card.model_dump(mode="json")) if args.json else (
-        f"{card.name}: {card.evaluation.success_rate:.1%} success on {card.evaluation.episodes} held-out "
-        f"episodes of {card.evaluation.env_id} ({card.training.demos} demos, {card.training.frames} frames, "
-        f"{card.training.minutes:.1f} min)"
-    ))
+    print(
+        json.dumps(card.model_dump(mode="json"))
+        if args.json
+        else (
+            f"{card.name}: {card.evaluation.success_rate:.1%} success on {card.evaluation.episodes} held-out "
+            f"episodes of {card.evaluation.env_id} ({card.training.demos} demos, {card.training.frames} frames, "
+            f"{card.training.minutes:.1f} min)"
+        )
+    )
     return 0
 
 

@@ -26,9 +26,7 @@ from foreman.envs import AgentMemory, Subgoal, SubgoalDetector, current_pose
 from foreman.planner import Planner, PlanRequest, PlanResult, SubgoalOutcome, skill_specs
 from foreman.skills import Skill, SkillLibrary
 
-EndReason = Literal[
-    "success", "env failure", "env step limit", "planning failed", "replan budget", "llm call budget"
-]
+EndReason = Literal["success", "env failure", "env step limit", "planning failed", "replan budget", "llm call budget"]
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from foreman.envs import After, And, Before, Instruction, make_env, parse_mission
-from foreman.planner import LLMPlanner, LlamaCppChat, PlanRequest, vocabulary_specs
+from foreman.planner import LlamaCppChat, LLMPlanner, PlanRequest, vocabulary_specs
 from foreman.planner.weights import PACKAGED_MODELS, QWEN_CODER_1_5B
 
 LEVELS = ("GoToLocal", "PickupLoc", "PutNextLocal", "GoToSeq", "SynthSeq", "BossLevel")
@@ -110,9 +110,17 @@ def run_paraphrases(
         case = json.loads(line)
         result = planner.plan(PlanRequest(goal=case["goal"], skills=specs))
         exact = result.plan is not None and result.plan in acceptable_orders(parse_mission(case["means"]))
-        rows.append({**case, "exact": exact, "plan": result.attempts[-1].raw if result.attempts else None,
-                     "failure": result.failure, "latency_s": result.latency_s,
-                     "prompt_tokens": result.prompt_tokens, "completion_tokens": result.completion_tokens})
+        rows.append(
+            {
+                **case,
+                "exact": exact,
+                "plan": result.attempts[-1].raw if result.attempts else None,
+                "failure": result.failure,
+                "latency_s": result.latency_s,
+                "prompt_tokens": result.prompt_tokens,
+                "completion_tokens": result.completion_tokens,
+            }
+        )
     latencies = [r["latency_s"] for r in rows]
     summary = {
         "level": "paraphrases",

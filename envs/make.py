@@ -61,9 +61,7 @@ def make_env(env_id: str, seed: int | None = None, **kwargs: Any) -> gym.Env:
     if env_id not in gym.registry:
         close = difflib.get_close_matches(env_id, registered_env_ids(), n=5, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
-        raise UnknownEnvError(
-            f"unknown env id {env_id!r}.{hint} `foreman envs` lists every registered id."
-        )
+        raise UnknownEnvError(f"unknown env id {env_id!r}.{hint} `foreman envs` lists every registered id.")
     env = gym.make(env_id, **kwargs)
     if seed is not None:
         env.action_space.seed(seed)

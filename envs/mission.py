@@ -19,7 +19,7 @@ and success detectors: see :data:`Subgoal`.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal, Union
+from typing import Annotated, Literal
 
 from minigrid.envs.babyai.core import verifier as babyai
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -66,9 +66,7 @@ class ObjectDesc(_Node):
 
     def matches(self, color: str, obj_type: str) -> bool:
         """Whether an object of this colour and type fits the description (location aside)."""
-        return (self.color is None or self.color == color) and (
-            self.type is None or self.type == obj_type
-        )
+        return (self.color is None or self.color == color) and (self.type is None or self.type == obj_type)
 
 
 class GoTo(_Node):
@@ -140,8 +138,8 @@ class Drop(_Node):
         return f"drop {self.target.to_text()}" if self.target else "drop what you carry"
 
 
-Clause = Annotated[Union[GoTo, PickUp, Open, PutNext], Field(discriminator="kind")]
-Subgoal = Annotated[Union[GoTo, PickUp, Open, PutNext, Drop], Field(discriminator="kind")]
+Clause = Annotated[GoTo | PickUp | Open | PutNext, Field(discriminator="kind")]
+Subgoal = Annotated[GoTo | PickUp | Open | PutNext | Drop, Field(discriminator="kind")]
 
 
 class And(_Node):
@@ -155,7 +153,7 @@ class And(_Node):
         return f"{self.first.to_text()} and {self.second.to_text()}"
 
 
-Step = Annotated[Union[GoTo, PickUp, Open, PutNext, And], Field(discriminator="kind")]
+Step = Annotated[GoTo | PickUp | Open | PutNext | And, Field(discriminator="kind")]
 
 
 class Before(_Node):
@@ -180,9 +178,7 @@ class After(_Node):
         return f"{self.second.to_text()} after you {self.first.to_text()}"
 
 
-Instruction = Annotated[
-    Union[GoTo, PickUp, Open, PutNext, And, Before, After], Field(discriminator="kind")
-]
+Instruction = Annotated[GoTo | PickUp | Open | PutNext | And | Before | After, Field(discriminator="kind")]
 
 
 def clauses_in_order(instr: Instruction) -> list[Clause]:
@@ -356,9 +352,7 @@ def from_babyai(instr: babyai.Instr) -> Instruction:
     if isinstance(instr, babyai.OpenInstr):
         return Open(target=desc_from_babyai(instr.desc))
     if isinstance(instr, babyai.PutNextInstr):
-        return PutNext(
-            target=desc_from_babyai(instr.desc_move), next_to=desc_from_babyai(instr.desc_fixed)
-        )
+        return PutNext(target=desc_from_babyai(instr.desc_move), next_to=desc_from_babyai(instr.desc_fixed))
     if isinstance(instr, babyai.AndInstr):
         return And(first=from_babyai(instr.instr_a), second=from_babyai(instr.instr_b))
     if isinstance(instr, babyai.BeforeInstr):

@@ -34,9 +34,24 @@ class Planner(Protocol):
 
 
 __all__ = [
-    "LLMPlanner", "LlamaCppChat", "ModelUnavailableError", "PlanAttempt", "PlanParser",
-    "PlanRequest", "PlanResult", "Planner", "PlannerPrompts", "PrivilegedReferencePlanner",
-    "QWEN_CODER_0_5B", "QWEN_CODER_1_5B", "SkillSpec", "SubgoalOutcome", "format_plan",
-    "model_path", "parse_plan", "plan_grammar", "skill_specs",
+    "LLMPlanner",
+    "LlamaCppChat",
+    "ModelUnavailableError",
+    "PlanAttempt",
+    "PlanParser",
+    "PlanRequest",
+    "PlanResult",
+    "Planner",
+    "PlannerPrompts",
+    "PrivilegedReferencePlanner",
+    "QWEN_CODER_0_5B",
+    "QWEN_CODER_1_5B",
+    "SkillSpec",
+    "SubgoalOutcome",
+    "format_plan",
+    "model_path",
+    "parse_plan",
+    "plan_grammar",
+    "skill_specs",
     "vocabulary_specs",
 ]

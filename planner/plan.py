@@ -96,18 +96,15 @@ def parse_plan(text: str, specs: Sequence[SkillSpec]) -> list[Subgoal]:
             raise ValueError(f"line {number} {line.strip()!r} is not a skill call like go_to(the red ball)")
         name, arg_text = match.groups()
         if name not in by_name:
-            raise ValueError(
-                f"line {number}: there is no skill {name!r}; the skills are {', '.join(by_name)}"
-            )
+            raise ValueError(f"line {number}: there is no skill {name!r}; the skills are {', '.join(by_name)}")
         cls, names, kinds = _SIGNATURES[by_name[name].subgoal]
         args = [a.strip() for a in arg_text.split(",")] if arg_text.strip() else []
         if len(args) != len(names):
             raise ValueError(
-                f"line {number}: {by_name[name].signature()} takes {len(names)} argument(s), "
-                f"got {len(args)}"
+                f"line {number}: {by_name[name].signature()} takes {len(names)} argument(s), got {len(args)}"
             )
         try:
-            fields = {n: parse_object(a) for n, a in zip(names, args)}
+            fields = {n: parse_object(a) for n, a in zip(names, args, strict=True)}
             plan.append(cls(**fields))
         except MissionParseError as error:
             raise ValueError(
@@ -132,9 +129,7 @@ class PlanParser(BaseOutputParser[list[Subgoal]]):
         try:
             return parse_plan(text, self.specs)
         except ValueError as error:
-            raise OutputParserException(
-                str(error), observation=str(error), llm_output=text, send_to_llm=True
-            ) from None
+            raise OutputParserException(str(error), observation=str(error), llm_output=text, send_to_llm=True) from None
 
 
 _WORD = re.compile(r"[a-z]+")
@@ -188,10 +183,15 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = ()) -> str
             f'root ::= call ("\\n" call){{0,{MAX_PLAN_STEPS - 1}}}',
             f"call ::= {' | '.join(calls)}",
             *rules,
-            _phrase_rule("any", phrases, lambda d: True,
-                         general.format(types='("ball" | "box" | "key" | "door" | "object")')),
-            _phrase_rule("not-door", phrases, lambda d: d.type != "door",
-                         general.format(types='("ball" | "box" | "key" | "object")')),
+            _phrase_rule(
+                "any", phrases, lambda d: True, general.format(types='("ball" | "box" | "key" | "door" | "object")')
+            ),
+            _phrase_rule(
+                "not-door",
+                phrases,
+                lambda d: d.type != "door",
+                general.format(types='("ball" | "box" | "key" | "object")'),
+            ),
             _phrase_rule("door", phrases, lambda d: d.type == "door", general.format(types='"door"')),
             'article ::= "the" | "a"',
             f"color ::= {colors}",

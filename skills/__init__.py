@@ -9,6 +9,13 @@ from foreman.skills.network import SkillNetwork, encode_subgoal
 from foreman.skills.skill import Skill
 
 __all__ = [
-    "BUILT_IN_LIBRARY", "Evaluation", "Skill", "SkillCard", "SkillLibrary", "SkillLoadError",
-    "SkillNetwork", "Training", "encode_subgoal",
+    "BUILT_IN_LIBRARY",
+    "Evaluation",
+    "Skill",
+    "SkillCard",
+    "SkillLibrary",
+    "SkillLoadError",
+    "SkillNetwork",
+    "Training",
+    "encode_subgoal",
 ]

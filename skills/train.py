@@ -32,8 +32,18 @@ logger = logging.getLogger(__name__)
 BUILT_IN = {
     "go_to": ("go_to", "Walk to a matching object or door and face it.", [], ["facing the object"]),
     "pick_up": ("pick_up", "Walk to a matching object and lift it.", ["hands empty"], ["carrying the object"]),
-    "open": ("open", "Walk to a matching door and open it.", ["a locked door needs its key in hand"], ["the door is open"]),
-    "put_next": ("put_next", "Carry a matching object next to a second one and put it down.", ["hands empty or carrying the object"], ["the object lies next to the second one"]),
+    "open": (
+        "open",
+        "Walk to a matching door and open it.",
+        ["a locked door needs its key in hand"],
+        ["the door is open"],
+    ),
+    "put_next": (
+        "put_next",
+        "Carry a matching object next to a second one and put it down.",
+        ["hands empty or carrying the object"],
+        ["the object lies next to the second one"],
+    ),
 }
 TRAINING_LEVELS = {
     "go_to": "Foreman-GoToLocal-v0",
@@ -96,8 +106,9 @@ def collect_demos(env_id: str, seeds: range) -> tuple[list[Episode], int]:
         frames += len(actions)
         if reward > 0 and max(actions) < N_ACTIONS:
             episodes.append(
-                Episode(np.stack(images), np.asarray(directions), np.asarray(actions),
-                        encode_subgoal(env.unwrapped.subgoal))
+                Episode(
+                    np.stack(images), np.asarray(directions), np.asarray(actions), encode_subgoal(env.unwrapped.subgoal)
+                )
             )
     return episodes, frames
 
@@ -126,12 +137,12 @@ def evaluate(skill: Skill, env_id: str, seeds: range) -> Evaluation:
         obs, _ = env.reset(seed=seed)
         skill.reset()
         subgoal = env.unwrapped.subgoal
-        for step in range(1, env.unwrapped.max_steps + 1):
+        done, episode_steps = False, 0
+        while not done:  # the level truncates at its max_steps
             obs, reward, terminated, truncated, _ = env.step(skill.act(obs, subgoal))
-            if terminated or truncated:
-                break
+            done, episode_steps = terminated or truncated, episode_steps + 1
         successes += reward > 0
-        steps.append(step)
+        steps.append(episode_steps)
     return Evaluation(
         env_id=env_id,
         episodes=len(seeds),
@@ -154,7 +165,7 @@ def train(config: TrainConfig) -> SkillCard:
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
     writer = SummaryWriter(str(config.logdir / config.skill)) if config.logdir else None
     step = 0
-    for epoch in tqdm(range(config.epochs), desc=f"train {config.skill}", unit="epoch"):
+    for _ in tqdm(range(config.epochs), desc=f"train {config.skill}", unit="epoch"):
         order = rng.permutation(len(demos))
         for start in range(0, len(order), config.batch_episodes):
             loss, accuracy = clone_loss(network, [demos[i] for i in order[start : start + config.batch_episodes]])
@@ -184,8 +195,9 @@ def train(config: TrainConfig) -> SkillCard:
         ),
         weights_sha256="0" * 64,
     )
-    evaluation = evaluate(Skill(card, network), config.level,
-                          range(config.eval_seed, config.eval_seed + config.eval_episodes))
+    evaluation = evaluate(
+        Skill(card, network), config.level, range(config.eval_seed, config.eval_seed + config.eval_episodes)
+    )
     if writer:
         writer.add_scalar("charts/eval_success_rate", evaluation.success_rate, step)
         writer.close()

@@ -60,7 +60,9 @@ def test_carrying_and_moved_objects_are_tracked():
     assert (1, 0) not in [(o.ahead, o.right) for o in memory.objects()]
 
 
-@pytest.mark.parametrize(("env_id", "seed"), [("BabyAI-BossLevel-v0", 1), ("BabyAI-GoToLocal-v0", 4), ("BabyAI-SynthSeq-v0", 9)])
+@pytest.mark.parametrize(
+    ("env_id", "seed"), [("BabyAI-BossLevel-v0", 1), ("BabyAI-GoToLocal-v0", 4), ("BabyAI-SynthSeq-v0", 9)]
+)
 def test_description_golden(env_id, seed):
     env = make_env(env_id, seed=seed)
     obs, _ = env.reset()

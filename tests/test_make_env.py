@@ -6,7 +6,6 @@ from gymnasium.error import DependencyNotInstalled
 
 from foreman.envs import UnknownEnvError, make_env, registered_env_ids
 
-
 # The wave-function-collapse levels need the optional minigrid[wfc] packages and pattern images
 # that minigrid 3.2's wheel does not ship: upstream cannot make them, and neither can we.
 WFC_BROKEN = pytest.mark.xfail(raises=(DependencyNotInstalled, FileNotFoundError), strict=True)
@@ -14,10 +13,7 @@ WFC_BROKEN = pytest.mark.xfail(raises=(DependencyNotInstalled, FileNotFoundError
 
 @pytest.mark.parametrize(
     "env_id",
-    [
-        pytest.param(i, marks=WFC_BROKEN) if i.startswith("MiniGrid-WFC-") else i
-        for i in registered_env_ids()
-    ],
+    [pytest.param(i, marks=WFC_BROKEN) if i.startswith("MiniGrid-WFC-") else i for i in registered_env_ids()],
 )
 def test_every_registered_id_makes_and_steps(env_id):
     env = make_env(env_id, seed=0)

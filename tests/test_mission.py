@@ -37,9 +37,7 @@ def test_parser_agrees_with_the_env_on_every_sampled_mission(level):
 
 
 def test_parse_builds_the_typed_tree():
-    tree = parse_mission(
-        "put the red ball on your left next to a door, then go to a key and open the grey door"
-    )
+    tree = parse_mission("put the red ball on your left next to a door, then go to a key and open the grey door")
     assert tree == Before(
         first=PutNext(
             target=ObjectDesc(article="the", color="red", type="ball", location="left"),

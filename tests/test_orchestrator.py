@@ -48,7 +48,9 @@ def test_a_stalled_subgoal_is_fed_back_and_replanned_until_the_budget(library):
 
 
 def test_the_llm_call_budget_is_kept(library):
-    agent = Agent(fake_planner(*[UNREACHABLE] * 10), library, AgentConfig(subgoal_steps=2, max_replans=9, max_llm_calls=4))
+    agent = Agent(
+        fake_planner(*[UNREACHABLE] * 10), library, AgentConfig(subgoal_steps=2, max_replans=9, max_llm_calls=4)
+    )
     result = agent.run(make_env("BabyAI-GoToLocal-v0"), seed=1)
     assert result.end_reason == "llm call budget" and result.llm_calls == 4
 

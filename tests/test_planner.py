@@ -119,7 +119,10 @@ def test_skill_names_come_from_the_cards():
     ]
     specs = skill_specs(cards)
     plan = parse_plan("grab(the red key)\nnavigate(a door)", specs)
-    assert plan == [PickUp(target=ObjectDesc(color="red", type="key")), GoTo(target=ObjectDesc(article="a", type="door"))]
+    assert plan == [
+        PickUp(target=ObjectDesc(color="red", type="key")),
+        GoTo(target=ObjectDesc(article="a", type="door")),
+    ]
     with pytest.raises(ValueError, match="no skill 'go_to'"):
         parse_plan("go_to(a door)", specs)
     assert format_plan(plan, specs) == "grab(the red key)\nnavigate(a door)"

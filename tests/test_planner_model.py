@@ -6,7 +6,7 @@ import pytest
 
 from foreman.bench.planner import acceptable_orders
 from foreman.envs import make_env, parse_mission
-from foreman.planner import LLMPlanner, LlamaCppChat, PlanRequest, plan_grammar, vocabulary_specs
+from foreman.planner import LlamaCppChat, LLMPlanner, PlanRequest, plan_grammar, vocabulary_specs
 
 SPECS = vocabulary_specs()
 
@@ -22,7 +22,9 @@ def test_the_grammar_compiles_in_llama_cpp():
     assert LlamaGrammar.from_string(plan_grammar(SPECS), verbose=False) is not None
 
 
-@pytest.mark.parametrize(("level", "seed"), [("GoToLocal", 7), ("PickupLoc", 3), ("PutNextLocal", 5), ("SynthSeq", 2), ("BossLevel", 1)])
+@pytest.mark.parametrize(
+    ("level", "seed"), [("GoToLocal", 7), ("PickupLoc", 3), ("PutNextLocal", 5), ("SynthSeq", 2), ("BossLevel", 1)]
+)
 def test_default_model_decomposes_missions_exactly(planner, level, seed):
     obs, _ = make_env(f"BabyAI-{level}-v0", seed=seed).reset()
     result = planner.plan(PlanRequest(goal=obs["mission"], skills=SPECS))

@@ -25,8 +25,21 @@ def server_url(tmp_path_factory):
     log_path = tmp_path_factory.mktemp("server") / "server.log"
     log = log_path.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "llama_cpp.server", "--model", str(model_path(QWEN_CODER_1_5B)),
-         "--host", "127.0.0.1", "--port", str(port), "--n_ctx", "4096", "--n_threads", "2"],
+        [
+            sys.executable,
+            "-m",
+            "llama_cpp.server",
+            "--model",
+            str(model_path(QWEN_CODER_1_5B)),
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--n_ctx",
+            "4096",
+            "--n_threads",
+            "2",
+        ],
         stdout=log,
         stderr=subprocess.STDOUT,
     )
@@ -39,7 +52,7 @@ def server_url(tmp_path_factory):
                 break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}")
+                    raise RuntimeError(f"server did not start: {log_path.read_text()[-2000:]}") from None
                 time.sleep(0.5)
         yield url
     finally:
