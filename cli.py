@@ -242,6 +242,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int)
     train.add_argument("--eval-episodes", dest="eval_episodes", type=int)
     train.add_argument("--eval-seed", dest="eval_seed", type=int)
+    train.add_argument("--ppo-frames", dest="ppo_frames", type=int)
+    train.add_argument("--ppo-envs", dest="ppo_envs", type=int)
     train.add_argument("--library", type=Path)
     train.add_argument("--logdir", type=Path)
     train.add_argument("--json", action="store_true")

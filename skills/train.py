@@ -3,7 +3,7 @@
 Reads top to bottom: collect demonstrations (the bot plays the level's subgoal; it is a teacher
 here and never acts in the agent), clone them into the recurrent policy with truncated-free BPTT
 over whole episodes, evaluate on held-out seeds with the action selection the agent uses, and
-save weights and card to the library. PPO fine-tuning from the cloned policy comes next.
+save weights and card to the library; optionally fine-tune with PPO in between (skills/ppo.py).
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from foreman.envs import make_env
 from foreman.skills.card import Evaluation, SkillCard, Training
 from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary
 from foreman.skills.network import N_ACTIONS, SkillNetwork, encode_subgoal
+from foreman.skills.ppo import PPOConfig, finetune
 from foreman.skills.skill import Skill
 
 logger = logging.getLogger(__name__)
@@ -70,6 +71,9 @@ class TrainConfig:
     eval_episodes: int = 200
     eval_seed: int = 10_000_000
     """held-out evaluation seeds start here"""
+    ppo_frames: int = 0
+    """env frames of PPO fine-tuning after cloning (0: cloning only)"""
+    ppo_envs: int = 16
     library: Path = BUILT_IN_LIBRARY
     logdir: Path | None = Path("runs")
     version: str = "0.1.0"
@@ -177,6 +181,10 @@ def train(config: TrainConfig) -> SkillCard:
             if writer:
                 writer.add_scalar("losses/clone", loss.item(), step)
                 writer.add_scalar("charts/action_accuracy", accuracy, step)
+    if config.ppo_frames:
+        stats = finetune(network, config.level, PPOConfig(frames=config.ppo_frames, envs=config.ppo_envs), writer, step)
+        frames += stats.frames
+        logger.info("PPO: %s", stats)
     name, description, preconditions, effects = BUILT_IN[config.skill]
     card = SkillCard(
         name=name,

@@ -10,6 +10,7 @@ import torch
 from foreman.cli import main
 from foreman.envs import make_env
 from foreman.skills import SkillLibrary, SkillLoadError, SkillNetwork
+from foreman.skills.ppo import PPOConfig, finetune
 from foreman.skills.train import TrainConfig, clone_loss, collect_demos, train
 
 
@@ -150,3 +151,12 @@ def test_a_skill_refuses_a_subgoal_of_another_kind(trained):
     obs, _ = env.reset()
     with pytest.raises(ValueError, match="executes 'go_to', not 'pick_up'"):
         skill.act(obs, env.unwrapped.subgoal)
+
+
+def test_a_ppo_update_changes_every_parameter_and_stays_finite():
+    torch.manual_seed(0)
+    network = SkillNetwork(hidden=32)
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    stats = finetune(network, "Foreman-GoToLocal-v0", PPOConfig(frames=64, envs=4, rollout=16, epochs=1, minibatch=64))
+    assert stats.frames == 64 and all(np.isfinite([stats.policy_loss, stats.value_loss, stats.entropy]))
+    assert [k for k, v in network.state_dict().items() if torch.equal(v, before[k])] == []
