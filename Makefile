@@ -5,6 +5,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
+# llama-cpp-python compiles from source here; its multimodal library is not needed.
+export CMAKE_ARGS := -DLLAVA_BUILD=OFF
 
 .PHONY: demo test clean
 
