@@ -182,6 +182,15 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_agent(args: argparse.Namespace) -> int:
+    from foreman.bench.agent import AgentBenchConfig, run, table
+
+    make_env(args.level)  # an unknown id fails here, before the model loads
+    summary = run(AgentBenchConfig(level=args.level, episodes=args.episodes, seed=args.seed, model=args.model))
+    print(json.dumps({k: v for k, v in summary.items() if k != "per_episode"}) if args.json else table([summary]))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="foreman", description="A language model plans, reinforcement-learned skills execute."
@@ -262,6 +271,13 @@ def build_parser() -> argparse.ArgumentParser:
     planner.add_argument("--model", choices=models, default=models[0])
     planner.add_argument("--json", action="store_true")
     planner.set_defaults(handler=_bench_planner)
+    agent = suites.add_parser("agent", help="the whole agent: success, steps, LLM calls, time")
+    agent.add_argument("--level", default="BabyAI-GoToLocal-v0")
+    agent.add_argument("--episodes", type=int, default=100)
+    agent.add_argument("--seed", type=int, default=2_000_000)
+    agent.add_argument("--model", choices=models, default=models[0])
+    agent.add_argument("--json", action="store_true")
+    agent.set_defaults(handler=_bench_agent)
     return parser
 
 

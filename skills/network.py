@@ -52,7 +52,7 @@ class FiLM(nn.Module):
 class SkillNetwork(nn.Module):
     """Recurrent actor-critic; ``hidden`` sizes every layer."""
 
-    def __init__(self, hidden: int = 128):
+    def __init__(self, hidden: int = 64):
         super().__init__()
         self.hidden = hidden
         self.cells = nn.Embedding(_N_TYPES + _N_COLORS + _N_STATES, hidden // 2)

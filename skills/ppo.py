@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 from torch.utils.tensorboard import SummaryWriter
+from tqdm import tqdm
 
 from foreman.envs import make_env
 from foreman.skills.network import SkillNetwork, encode_subgoal
@@ -53,7 +54,9 @@ def finetune(
     memory = network.initial_memory(config.envs)
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, eps=1e-5)
     frames, finished, succeeded = 0, 0, 0
+    recent: list[bool] = []  # successes of the episodes that ended in the last rollout
     last = (0.0, 0.0, 0.0)
+    progress = tqdm(total=config.frames, desc="ppo", unit="frame")
     while frames < config.frames:
         batch = {
             k: [] for k in ("image", "direction", "subgoal", "memory", "action", "logprob", "value", "reward", "done")
@@ -73,6 +76,7 @@ def finetune(
                 if done:
                     finished += 1
                     succeeded += reward > 0
+                    recent.append(reward > 0)
                     obs[i], _ = env.reset()
                     subgoals[i] = encode_subgoal(env.unwrapped.subgoal)
                     next_memory[i] = 0
@@ -92,6 +96,7 @@ def finetune(
                 batch[key].append(item)
             memory = next_memory
             frames += config.envs
+            progress.update(config.envs)
         with torch.no_grad():
             image = torch.as_tensor(np.stack([o["image"] for o in obs]))
             direction = torch.as_tensor([int(o["direction"]) for o in obs])
@@ -132,5 +137,7 @@ def finetune(
             writer.add_scalar("losses/policy", last[0], step0 + frames)
             writer.add_scalar("losses/value", last[1], step0 + frames)
             writer.add_scalar("losses/entropy", last[2], step0 + frames)
-            writer.add_scalar("charts/train_success_rate", succeeded / max(1, finished), step0 + frames)
+            writer.add_scalar("charts/rollout_success_rate", float(np.mean(recent)) if recent else 0.0, step0 + frames)
+        recent.clear()
+    progress.close()
     return PPOStats(frames, finished, succeeded / max(1, finished), *last)

@@ -60,12 +60,12 @@ class TrainConfig:
     """subgoal kind to train: go_to, pick_up, open or put_next"""
     env_id: str | None = None
     """training level (default: the skill's Foreman-*Local-v0)"""
-    demos: int = 2000
+    demos: int = 10_000
     """bot demonstrations to clone"""
-    epochs: int = 8
-    batch_episodes: int = 64
-    lr: float = 1e-3
-    hidden: int = 128
+    epochs: int = 10
+    batch_episodes: int = 32
+    lr: float = 2e-3
+    hidden: int = 64
     seed: int = 0
     """demonstrations use seeds seed .. seed+demos-1"""
     eval_episodes: int = 200

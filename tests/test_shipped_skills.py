@@ -1,0 +1,21 @@
+"""The skills shipped in skills/library: present, loadable, and as good as their cards say."""
+
+import pytest
+
+from foreman.skills import SkillLibrary
+from foreman.skills.train import evaluate
+
+BUILT_IN = ["go_to", "open", "pick_up", "put_next"]
+
+
+def test_every_built_in_skill_ships_with_a_card():
+    assert [c.name for c in SkillLibrary().cards()] == BUILT_IN
+
+
+@pytest.mark.parametrize("name", BUILT_IN)
+def test_shipped_skill_reaches_its_card_success_on_a_seed_sample(name):
+    skill = SkillLibrary().load(name)
+    card = skill.card.evaluation
+    first = card.seeds[0]
+    sample = evaluate(skill, card.env_id, range(first, first + 50))
+    assert sample.success_rate >= card.success_rate - 0.1
