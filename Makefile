@@ -11,8 +11,7 @@ export CMAKE_ARGS := -DLLAVA_BUILD=OFF
 .PHONY: demo test clean
 
 demo: $(STAMP)
-	$(BIN)/foreman describe --env BabyAI-BossLevel-v0 --seed 1
-	$(BIN)/foreman plan --env BabyAI-BossLevel-v0 --seed 1
+	$(BIN)/foreman run "grab the green key on your right" --env BabyAI-PickupLoc-v0 --seed 2000001
 
 # pytest exits 5 when it collects no test; make treats that like any failure.
 test: $(STAMP)
