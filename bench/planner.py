@@ -46,22 +46,16 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def run(config: PlannerBenchConfig) -> dict:
-    model = LlamaCppChat(model=PACKAGED_MODELS[config.model])
-    planner = LLMPlanner(model, grammar=config.grammar)
+def _plan_cases(planner: LLMPlanner, cases: list[dict]) -> dict:
+    """Plan each case's goal and compare with the mission it means; rows and their summary."""
     specs = vocabulary_specs()
-    env = make_env(config.level)
     rows = []
-    for seed in range(config.seed, config.seed + config.episodes):
-        obs, _ = env.reset(seed=seed)
-        mission = obs["mission"]
-        result = planner.plan(PlanRequest(goal=mission, skills=specs))
-        exact = result.plan is not None and result.plan in acceptable_orders(parse_mission(mission))
+    for case in cases:
+        result = planner.plan(PlanRequest(goal=case["goal"], skills=specs))
         rows.append(
             {
-                "seed": seed,
-                "mission": mission,
-                "exact": exact,
+                **case,
+                "exact": result.plan is not None and result.plan in acceptable_orders(parse_mission(case["means"])),
                 "plan": result.attempts[-1].raw if result.attempts else None,
                 "attempts": len(result.attempts),
                 "failure": result.failure,
@@ -71,29 +65,42 @@ def run(config: PlannerBenchConfig) -> dict:
             }
         )
     latencies = [r["latency_s"] for r in rows]
-    summary = {
-        "level": config.level,
+    return {
         "episodes": len(rows),
-        "seeds": [config.seed, config.seed + config.episodes - 1],
-        "model": config.model,
-        "grammar": config.grammar,
         "exact": sum(r["exact"] for r in rows) / len(rows),
         "failures": sum(r["failure"] is not None for r in rows),
         "p50_s": statistics.median(latencies),
         "p95_s": _percentile(latencies, 0.95),
         "mean_prompt_tokens": statistics.fmean(r["prompt_tokens"] for r in rows),
         "mean_completion_tokens": statistics.fmean(r["completion_tokens"] for r in rows),
-        "config": {k: str(v) for k, v in asdict(config).items()},
         "per_episode": rows,
     }
-    if config.out is not None:
-        _write(summary, config.out / f"planner_{config.level}_{config.model}_{config.seed}_{config.episodes}.json")
-    return summary
 
 
 def _write(summary: dict, path: Path) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(summary, indent=1))
+
+
+def run(config: PlannerBenchConfig) -> dict:
+    """Exact decomposition of a level's own missions on seeds ``seed`` .. ``seed + episodes - 1``."""
+    planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[config.model]), grammar=config.grammar)
+    env = make_env(config.level)
+    cases = []
+    for seed in range(config.seed, config.seed + config.episodes):
+        mission = env.reset(seed=seed)[0]["mission"]
+        cases.append({"seed": seed, "goal": mission, "means": mission})
+    summary = {
+        "level": config.level,
+        "seeds": [config.seed, config.seed + config.episodes - 1],
+        "model": config.model,
+        "grammar": config.grammar,
+        "config": {k: str(v) for k, v in asdict(config).items()},
+        **_plan_cases(planner, cases),
+    }
+    if config.out is not None:
+        _write(summary, config.out / f"planner_{config.level}_{config.model}_{config.seed}_{config.episodes}.json")
+    return summary
 
 
 PARAPHRASES = Path(__file__).parent / "paraphrases.jsonl"
@@ -104,36 +111,8 @@ def run_paraphrases(
 ) -> dict:
     """Exact decomposition of hand-written paraphrases, each with the mission it means."""
     planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[model_name]))
-    specs = vocabulary_specs()
-    rows = []
-    for line in path.read_text().splitlines():
-        case = json.loads(line)
-        result = planner.plan(PlanRequest(goal=case["goal"], skills=specs))
-        exact = result.plan is not None and result.plan in acceptable_orders(parse_mission(case["means"]))
-        rows.append(
-            {
-                **case,
-                "exact": exact,
-                "plan": result.attempts[-1].raw if result.attempts else None,
-                "failure": result.failure,
-                "latency_s": result.latency_s,
-                "prompt_tokens": result.prompt_tokens,
-                "completion_tokens": result.completion_tokens,
-            }
-        )
-    latencies = [r["latency_s"] for r in rows]
-    summary = {
-        "level": "paraphrases",
-        "episodes": len(rows),
-        "model": model_name,
-        "exact": sum(r["exact"] for r in rows) / len(rows),
-        "failures": sum(r["failure"] is not None for r in rows),
-        "p50_s": statistics.median(latencies),
-        "p95_s": _percentile(latencies, 0.95),
-        "mean_prompt_tokens": statistics.fmean(r["prompt_tokens"] for r in rows),
-        "mean_completion_tokens": statistics.fmean(r["completion_tokens"] for r in rows),
-        "per_episode": rows,
-    }
+    cases = [json.loads(line) for line in path.read_text().splitlines()]
+    summary = {"level": "paraphrases", "model": model_name, **_plan_cases(planner, cases)}
     if out is not None:
         _write(summary, out / f"planner_paraphrases_{model_name}.json")
     return summary

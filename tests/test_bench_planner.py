@@ -1,0 +1,30 @@
+"""The planner bench's scoring, with a fake chat model."""
+
+from langchain_core.language_models.fake_chat_models import FakeListChatModel
+
+from foreman.bench.planner import _plan_cases, acceptable_orders
+from foreman.envs import parse_mission
+from foreman.planner import LLMPlanner
+
+
+def test_and_admits_both_orders_and_sequences_admit_one():
+    orders = acceptable_orders(parse_mission("go to a ball and open a door, then pick up the key"))
+    texts = [[c.to_text() for c in order] for order in orders]
+    assert texts == [
+        ["go to a ball", "open a door", "pick up the key"],
+        ["open a door", "go to a ball", "pick up the key"],
+    ]
+    assert len(acceptable_orders(parse_mission("open a door after you go to a ball"))) == 1
+
+
+def test_cases_are_scored_exactly():
+    planner = LLMPlanner(FakeListChatModel(responses=["open(a door)\ngo_to(a ball)", "go_to(the ball)"]))
+    summary = _plan_cases(
+        planner,
+        [
+            {"goal": "go to a ball and open a door", "means": "go to a ball and open a door"},
+            {"goal": "go to a ball", "means": "go to a ball"},
+        ],
+    )
+    assert [r["exact"] for r in summary["per_episode"]] == [True, False]  # "the" is not "a"
+    assert summary["exact"] == 0.5 and summary["episodes"] == 2 and summary["failures"] == 0
