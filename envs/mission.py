@@ -140,6 +140,8 @@ class Drop(_Node):
 
 Clause = Annotated[GoTo | PickUp | Open | PutNext, Field(discriminator="kind")]
 Subgoal = Annotated[GoTo | PickUp | Open | PutNext | Drop, Field(discriminator="kind")]
+SubgoalKind = Literal["go_to", "pick_up", "open", "drop", "put_next"]
+SUBGOAL_KINDS: tuple[str, ...] = SubgoalKind.__args__
 
 
 class And(_Node):

@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Literal, get_args
-
 from gymnasium.envs.registration import register
 from minigrid.envs.babyai.core.levelgen import LevelGen
 from minigrid.envs.babyai.core.verifier import OBJ_TYPES_NOT_DOOR
 
 from foreman.envs.detectors import verifier_for
-from foreman.envs.mission import Drop, GoTo, ObjectDesc, Open, PickUp, PutNext, Subgoal, desc_from_babyai
-
-SubgoalKind = Literal["go_to", "pick_up", "open", "drop", "put_next"]
-SUBGOAL_KINDS: tuple[str, ...] = get_args(SubgoalKind)
+from foreman.envs.mission import (
+    SUBGOAL_KINDS,
+    Drop,
+    GoTo,
+    ObjectDesc,
+    Open,
+    PickUp,
+    PutNext,
+    Subgoal,
+    SubgoalKind,
+    desc_from_babyai,
+)
 
 
 class SubgoalLevel(LevelGen):
