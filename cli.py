@@ -128,17 +128,133 @@ def _bench_planner(args: argparse.Namespace) -> int:
     return 0
 
 
+def _write_gif(frames: list, path: Path) -> None:
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=120, loop=0)
+
+
 def _run(args: argparse.Namespace) -> int:
+    import time
+
     from foreman.orchestrator import Agent, describe_result
     from foreman.planner import LlamaCppChat, LLMPlanner
     from foreman.planner.weights import PACKAGED_MODELS
     from foreman.skills import SkillLibrary
+    from foreman.traces import TraceWriter, read_trace
+    from foreman.traces.replay import replay
 
+    if args.env is None and args.goal is not None:
+        from foreman.envs.levels import find_level
+
+        args.env, args.seed = find_level(args.goal, first_seed=args.seed)
+        print(f"Running the goal in {args.env}, seed {args.seed}, whose mission it is.", file=sys.stderr)
+    args.env = args.env or "BabyAI-GoToLocal-v0"
     env = make_env(args.env)
+    trace_path = args.trace or Path("runs/run") / f"{time.strftime('%Y%m%d-%H%M%S')}_{args.env}_{args.seed}.jsonl"
     agent = Agent(LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[args.model])), SkillLibrary())
-    result = agent.run(env, goal=args.goal, seed=args.seed)
-    print(result.model_dump_json() if args.json else describe_result(result))
+    with TraceWriter(trace_path) as trace:
+        result = agent.run(env, goal=args.goal, seed=args.seed, trace=trace)
+    if args.gif:
+        episode = [e for e in read_trace(trace_path).events if e.episode == 0]
+        _write_gif(replay(episode, frames=True, every_step=True).frames, args.gif)
+    print(result.model_dump_json() if args.json else describe_result(result) + f"\nTrace: {trace_path}")
     return 0 if result.success else 1
+
+
+def _eval_config(args: argparse.Namespace):
+    from foreman.bench.agent import EvalConfig
+
+    if args.goals is None and args.suite is None:
+        make_env(args.env)  # an unknown id fails here, before the model loads
+    return EvalConfig(
+        env_id=args.env,
+        episodes=args.episodes_per_task if args.suite else args.episodes,
+        suite=args.suite,
+        split=args.split,
+        seed=args.seed,
+        goals=args.goals,
+        planner=args.planner,
+        skills=args.skills,
+        baseline=args.baseline,
+        model=args.model,
+        max_replans=args.max_replans,
+        fault_rate=args.fault_rate,
+        out=args.out,
+        resume=args.resume,
+    )
+
+
+def _eval(args: argparse.Namespace) -> int:
+    from foreman.bench.agent import run, table
+
+    config = _eval_config(args)
+    summaries = run(config, progress=not args.json)
+    if args.json:
+        print(json.dumps(summaries if len(summaries) > 1 else summaries[0]))
+    else:
+        print(table(summaries))
+        print(f"Episodes, trace and summary: {config.folder()}")
+    return 0
+
+
+def _trace_events(path: Path):
+    from foreman.traces import TraceError, read_trace
+
+    read = read_trace(path)
+    for problem in read.problems:
+        print(f"warning: {problem}", file=sys.stderr)
+    if not read.events:
+        raise TraceError(f"{path} holds no readable event")
+    return read
+
+
+def _trace_replay(args: argparse.Namespace) -> int:
+    from foreman.traces import episodes
+    from foreman.traces.replay import replay
+
+    grouped = episodes(_trace_events(args.trace).events)
+    chosen = [args.episode] if args.episode is not None else list(grouped)
+    if args.episode is not None and args.episode not in grouped:
+        raise ForemanError(f"{args.trace} has no episode {args.episode}; it has {min(grouped)}..{max(grouped)}")
+    results = []
+    for number in chosen:
+        replayed = replay(grouped[number], frames=bool(args.gif), every_step=True)
+        if args.gif:
+            _write_gif(replayed.frames, args.gif)
+        results.append(
+            {"episode": number, "matches": replayed.matches, "mismatches": replayed.mismatches, "steps": replayed.steps}
+        )
+    matched = sum(r["matches"] for r in results)
+    if args.json:
+        print(json.dumps({"episodes": len(results), "reproduced": matched, "per_episode": results}))
+    else:
+        for r in results:
+            print(f"episode {r['episode']}: " + ("reproduced" if r["matches"] else "; ".join(r["mismatches"])))
+        print(f"{matched}/{len(results)} episodes reproduced")
+    return 0 if matched == len(results) else 1
+
+
+def _trace_summary(args: argparse.Namespace) -> int:
+    from foreman.traces.summary import summary
+
+    events = []
+    for number, path in enumerate(args.traces):
+        for event in _trace_events(path).events:
+            events.append(event.model_copy(update={"episode": number * 1_000_000 + event.episode}))
+    result = summary(events)
+    print(json.dumps(result) if args.json else json.dumps(result, indent=1))
+    return 0
+
+
+def _trace_html(args: argparse.Namespace) -> int:
+    from foreman.traces.html import render_html
+
+    read = _trace_events(args.trace)
+    args.output.write_text(render_html(read.events, read.problems, frames=not args.no_frames, title=args.trace.name))
+    print(f"wrote {args.output}")
+    return 0
 
 
 def _skills_list(args: argparse.Namespace) -> int:
@@ -156,6 +272,28 @@ def _skills_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _skills_eval(args: argparse.Namespace) -> int:
+    from foreman.skills import SkillLibrary
+    from foreman.skills.train import evaluate
+
+    library = SkillLibrary(args.library) if args.library else SkillLibrary()
+    skill = library.load(args.name)
+    env_id = args.env or (skill.card.evaluation.env_id if skill.card.evaluation else skill.card.training.env_id)
+    make_env(env_id)
+    result = evaluate(skill, env_id, range(args.seed, args.seed + args.episodes), workers=args.workers)
+    record = {"skill": skill.name, **result.model_dump(mode="json")}
+    if args.write_card:
+        library.save(skill.network, skill.card.model_copy(update={"evaluation": result}))
+    if args.json:
+        print(json.dumps(record))
+    else:
+        print(
+            f"{skill.name}: {result.success_rate:.1%} success on {result.episodes} episodes of {env_id} "
+            f"(seeds {args.seed}..{args.seed + args.episodes - 1}), {result.mean_steps:.1f} steps on average"
+        )
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -163,7 +301,7 @@ def _train(args: argparse.Namespace) -> int:
 
     from foreman.skills.train import TrainConfig, train
 
-    torch.set_num_threads(1)  # one thread per process trained fastest on this kind of machine
+    torch.set_num_threads(1)  # one thread per process trained fastest; cloning uses one per worker
     overrides = {
         f.name: getattr(args, f.name)
         for f in dataclasses.fields(TrainConfig)
@@ -182,12 +320,23 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
-def _bench_agent(args: argparse.Namespace) -> int:
-    from foreman.bench.agent import AgentBenchConfig, run, table
+def _bench_skills(args: argparse.Namespace) -> int:
+    from foreman.bench.skills import SkillBenchConfig, run, table
 
-    make_env(args.level)  # an unknown id fails here, before the model loads
-    summary = run(AgentBenchConfig(level=args.level, episodes=args.episodes, seed=args.seed, model=args.model))
-    print(json.dumps({k: v for k, v in summary.items() if k != "per_episode"}) if args.json else table([summary]))
+    rows = run(SkillBenchConfig(episodes=args.episodes, seed=args.seed, workers=args.workers))
+    print(json.dumps(rows) if args.json else table(rows))
+    return 0
+
+
+def _bench_agent(args: argparse.Namespace) -> int:
+    from foreman.bench.agent import bench, table
+
+    summaries = bench(_eval_config(args))
+    print(
+        json.dumps([{k: v for k, v in s.items() if k != "per_episode"} for s in summaries])
+        if args.json
+        else table(summaries)
+    )
     return 0
 
 
@@ -227,9 +376,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = commands.add_parser("run", help="one episode: the agent plans and its skills act")
     run.add_argument("goal", nargs="?", help="the goal in words (default: the env's own mission)")
-    run.add_argument("--env", default="BabyAI-GoToLocal-v0")
-    run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--env", help="level (default: one whose mission is GOAL; GoToLocal without a GOAL)")
+    run.add_argument("--seed", type=int, default=0, help="the seed (without --env: the first seed searched)")
     run.add_argument("--model", choices=models, default=models[0])
+    run.add_argument("--trace", type=Path, help="trace file (default: runs/run/<time>_<env>_<seed>.jsonl)")
+    run.add_argument("--gif", type=Path, help="write the episode as an animated GIF")
     run.add_argument("--json", action="store_true")
     run.set_defaults(handler=_run)
 
@@ -239,18 +390,33 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--library", type=Path, help="a library folder (default: the built-in one)")
     listing.add_argument("--json", action="store_true")
     listing.set_defaults(handler=_skills_list)
+    skill_eval = skill_commands.add_parser("eval", help="a skill's success on seeds of its evaluation level")
+    skill_eval.add_argument("name")
+    skill_eval.add_argument("--episodes", type=int, default=100)
+    skill_eval.add_argument("--seed", type=int, default=10_000_000)
+    skill_eval.add_argument("--env", help="level (default: the one on the skill's card)")
+    skill_eval.add_argument("--workers", type=int, default=1)
+    skill_eval.add_argument("--library", type=Path, help="a library folder (default: the built-in one)")
+    skill_eval.add_argument(
+        "--write-card", dest="write_card", action="store_true", help="store it as the card's evaluation"
+    )
+    skill_eval.add_argument("--json", action="store_true")
+    skill_eval.set_defaults(handler=_skills_eval)
 
     train = commands.add_parser("train", help="train one skill (behaviour cloning from bot demos)")
     train.add_argument("skill", choices=["go_to", "pick_up", "open", "put_next"])
     train.add_argument("--env-id", dest="env_id")
     train.add_argument("--demos", type=int)
     train.add_argument("--epochs", type=int)
-    train.add_argument("--batch-episodes", dest="batch_episodes", type=int)
+    train.add_argument("--batch", type=int, help="frames per gradient step")
+    train.add_argument("--workers", type=int, help="processes collecting demos and evaluating")
     train.add_argument("--lr", type=float)
     train.add_argument("--hidden", type=int)
     train.add_argument("--seed", type=int)
     train.add_argument("--eval-episodes", dest="eval_episodes", type=int)
     train.add_argument("--eval-seed", dest="eval_seed", type=int)
+    train.add_argument("--dagger-episodes", dest="dagger_episodes", type=int)
+    train.add_argument("--dagger-epochs", dest="dagger_epochs", type=int)
     train.add_argument("--ppo-frames", dest="ppo_frames", type=int)
     train.add_argument("--ppo-envs", dest="ppo_envs", type=int)
     train.add_argument("--library", type=Path)
@@ -271,14 +437,62 @@ def build_parser() -> argparse.ArgumentParser:
     planner.add_argument("--model", choices=models, default=models[0])
     planner.add_argument("--json", action="store_true")
     planner.set_defaults(handler=_bench_planner)
-    agent = suites.add_parser("agent", help="the whole agent: success, steps, LLM calls, time")
-    agent.add_argument("--level", default="BabyAI-GoToLocal-v0")
-    agent.add_argument("--episodes", type=int, default=100)
-    agent.add_argument("--seed", type=int, default=2_000_000)
-    agent.add_argument("--model", choices=models, default=models[0])
-    agent.add_argument("--json", action="store_true")
+    skills = suites.add_parser("skills", help="every shipped skill on held-out seeds, with its training cost")
+    skills.add_argument("--episodes", type=int, default=500)
+    skills.add_argument("--seed", type=int, default=20_000_000)
+    skills.add_argument("--workers", type=int, default=2)
+    skills.add_argument("--json", action="store_true")
+    skills.set_defaults(handler=_bench_skills)
+    agent = suites.add_parser("agent", help="foreman eval, with its summaries kept under bench/results")
+    agent.add_argument("--level", "--env", dest="env", default="BabyAI-GoToLocal-v0")
+    _eval_arguments(agent, models)
     agent.set_defaults(handler=_bench_agent)
+
+    evaluate = commands.add_parser("eval", help="many episodes: success with 95%% intervals, steps, calls, causes")
+    evaluate.add_argument("--env", default="BabyAI-GoToLocal-v0")
+    _eval_arguments(evaluate, models)
+    evaluate.set_defaults(handler=_eval)
+
+    trace = commands.add_parser("trace", help="replay, summarise or render a planning trace")
+    trace_commands = trace.add_subparsers(dest="trace_command", required=True)
+    replay = trace_commands.add_parser("replay", help="re-run recorded actions and check the env ends the same")
+    replay.add_argument("trace", type=Path)
+    replay.add_argument("--episode", type=int)
+    replay.add_argument("--gif", type=Path, help="write the (last) replayed episode as an animated GIF")
+    replay.add_argument("--json", action="store_true")
+    replay.set_defaults(handler=_trace_replay)
+    summarise = trace_commands.add_parser("summary", help="success, calls, replans, failure causes")
+    summarise.add_argument("traces", type=Path, nargs="+")
+    summarise.add_argument("--json", action="store_true")
+    summarise.set_defaults(handler=_trace_summary)
+    report = trace_commands.add_parser("html", help="a self-contained HTML report with plans, timeline, frames")
+    report.add_argument("trace", type=Path)
+    report.add_argument("-o", "--output", type=Path, default=Path("report.html"))
+    report.add_argument("--no-frames", dest="no_frames", action="store_true")
+    report.set_defaults(handler=_trace_html)
     return parser
+
+
+def _eval_arguments(parser: argparse.ArgumentParser, models: list[str]) -> None:
+    parser.add_argument("--episodes", type=int, default=100)
+    parser.add_argument("--seed", type=int, default=2_000_000)
+    parser.add_argument("--goals", type=Path, help='JSON lines {"env_id", "seed", "goal"}: these episodes instead')
+    parser.add_argument("--suite", choices=["balrog-babyai"], help="BALROG's BabyAI protocol, per task kind")
+    parser.add_argument("--split", choices=["train", "test"], default="train", help="the suite's split")
+    parser.add_argument("--episodes-per-task", dest="episodes_per_task", type=int, default=10)
+    parser.add_argument("--model", choices=models, default=models[0])
+    _agent_kinds(parser)
+    parser.add_argument("--max-replans", dest="max_replans", type=int, default=3, help="0 turns replanning off")
+    parser.add_argument("--fault-rate", dest="fault_rate", type=float, default=0.0, help="injected skill faults")
+    parser.add_argument("--out", type=Path, help="run folder (default: runs/eval/<from the options>)")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted eval in its run folder")
+    parser.add_argument("--json", action="store_true")
+
+
+def _agent_kinds(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--planner", choices=["llm", "reference"], default="llm", help="reference: privileged ablation")
+    parser.add_argument("--skills", choices=["learned", "bot"], default="learned", help="bot: privileged ablation")
+    parser.add_argument("--baseline", choices=["bot"], help="the bot alone on the mission (upper bound)")
 
 
 def main(argv: list[str] | None = None) -> int:

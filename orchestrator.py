@@ -16,7 +16,7 @@ detectors and the episode's success read env state, as simulated success detecto
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import gymnasium as gym
@@ -25,13 +25,23 @@ from pydantic import BaseModel, Field
 from foreman.envs import AgentMemory, Subgoal, SubgoalDetector, current_pose
 from foreman.planner import Planner, PlanRequest, PlanResult, SubgoalOutcome, skill_specs
 from foreman.skills import Skill, SkillLibrary
+from foreman.traces import (
+    Attempt,
+    EpisodeEnd,
+    EpisodeStart,
+    Feedback,
+    PlanMade,
+    SubgoalEnd,
+    SubgoalStart,
+    TraceWriter,
+)
 
 EndReason = Literal["success", "env failure", "env step limit", "planning failed", "replan budget", "llm call budget"]
 
 
 @dataclass(frozen=True)
 class AgentConfig:
-    subgoal_steps: int = 100
+    subgoal_steps: int = 150
     """env steps one subgoal may take before it counts as failed"""
     max_replans: int = 3
     max_llm_calls: int = 8
@@ -76,7 +86,10 @@ def _feedback(subgoal: Subgoal, memory: AgentMemory, ran_out: bool) -> str:
 
 @dataclass
 class Agent:
-    """A planner and a skill library, run on one env episode at a time."""
+    """A planner and a skill library, run on one env episode at a time.
+
+    With a ``trace`` writer, every decision is written as it happens (see ``foreman.traces``).
+    """
 
     planner: Planner
     library: SkillLibrary
@@ -87,18 +100,38 @@ class Agent:
         self.specs = skill_specs([c.model_dump() for c in cards])
         self.skills: dict[str, Skill] = {c.subgoal: self.library.load(c.name) for c in reversed(cards)}
 
-    def run(self, env: gym.Env, goal: str | None = None, seed: int | None = None) -> EpisodeResult:
+    def run(
+        self,
+        env: gym.Env,
+        goal: str | None = None,
+        seed: int | None = None,
+        trace: TraceWriter | None = None,
+        episode: int = 0,
+    ) -> EpisodeResult:
         started = time.perf_counter()
         obs, _ = env.reset(seed=seed)
         mission = obs["mission"]
         goal = mission if goal is None else goal
+        env_id = env.spec.id if env.spec else type(env.unwrapped).__name__
+        emit = _Emitter(trace, episode)
+        emit(
+            EpisodeStart,
+            env_id=env_id,
+            env_kwargs=dict(env.spec.kwargs) if env.spec else {},
+            seed=seed,
+            goal=goal,
+            mission=mission,
+            config=asdict(self.config),
+            planner=getattr(self.planner, "identity", type(self.planner).__name__),
+            skills={s.name: s.identity for s in self.skills.values()},
+        )
         memory = AgentMemory()
         memory.observe(obs)
         start = current_pose(env)  # detectors resolve "on your left" against it
         plans: list[PlanResult] = []
         records: list[SubgoalRecord] = []
         history: list[SubgoalOutcome] = []
-        steps, reward, end = 0, 0.0, None
+        steps, reward, end, why = 0, 0.0, None, ""
         while end is None:
             if len(plans) > self.config.max_replans:
                 end = "replan budget"
@@ -106,15 +139,44 @@ class Agent:
             if sum(len(p.attempts) for p in plans) >= self.config.max_llm_calls:
                 end = "llm call budget"
                 break
-            result = self.planner.plan(
-                PlanRequest(goal=goal, skills=self.specs, observation=memory.describe(), history=history)
-            )
+            request = PlanRequest(goal=goal, skills=self.specs, observation=memory.describe(), history=history)
+            try:
+                result = self.planner.plan(request)
+            except Exception as error:  # a broken planner ends the episode, recorded, not the eval
+                result = PlanResult(
+                    plan=None,
+                    failure=f"the planner raised {type(error).__name__}: {error}",
+                    reason="replan" if history else "initial",
+                    template="",
+                )
             plans.append(result)
+            emit.plan(result, why)
             if result.plan is None:
                 end = "planning failed"
                 break
-            for subgoal in result.plan:
-                record, obs, reward, env_end = self._execute(env, obs, memory, subgoal, start)
+            for step, subgoal in enumerate(result.plan):
+                skill = self.skills[subgoal.kind]  # plans are validated against these skills' cards
+                emit(
+                    SubgoalStart,
+                    index=len(records),
+                    plan_step=step,
+                    skill=skill.name,
+                    subgoal=subgoal.to_text(),
+                    value=_value(skill, memory, subgoal),
+                    env_step=steps,
+                )
+                record, detector, obs, reward, env_end = self._execute(env, obs, memory, skill, subgoal, start)
+                emit(
+                    SubgoalEnd,
+                    index=len(records),
+                    skill=skill.name,
+                    subgoal=subgoal.to_text(),
+                    status=record.status,
+                    reason=record.reason,
+                    detector=detector,
+                    steps=record.steps,
+                    actions=record.actions,
+                )
                 records.append(record)
                 steps += record.steps
                 history.append(SubgoalOutcome(subgoal=subgoal, status=record.status, reason=record.reason))
@@ -122,9 +184,14 @@ class Agent:
                     end = env_end
                     break
                 if record.status != "succeeded":
+                    why = f"{subgoal.to_text()}: {record.status}" + (f" ({record.reason})" if record.reason else "")
+                    emit(Feedback, text=why)
                     break
-        return EpisodeResult(
-            env_id=env.spec.id if env.spec else type(env.unwrapped).__name__,
+            else:
+                why = "every subgoal of the plan succeeded, but the goal is not achieved yet"
+                emit(Feedback, text=why)
+        result = EpisodeResult(
+            env_id=env_id,
             seed=seed,
             goal=goal,
             mission=mission,
@@ -138,16 +205,32 @@ class Agent:
             plans=plans,
             subgoals=records,
         )
+        emit(
+            EpisodeEnd,
+            success=result.success,
+            reward=result.reward,
+            steps=result.steps,
+            llm_calls=result.llm_calls,
+            replans=result.replans,
+            wall_s=result.wall_s,
+            end_reason=result.end_reason,
+        )
+        return result
 
-    def _execute(self, env, obs, memory: AgentMemory, subgoal: Subgoal, start):
-        """Run one subgoal; returns its record, the last observation, reward, and env end if any."""
-        skill = self.skills[subgoal.kind]  # plans are validated against these skills' cards
+    def _execute(self, env, obs, memory: AgentMemory, skill: Skill, subgoal: Subgoal, start):
+        """Run one subgoal; returns its record, the detector's status, the last observation,
+        the reward, and how the env ended if it did."""
         detector = SubgoalDetector(subgoal, env, anchor=start)
         skill.reset()
         actions: list[int] = []
         reward, env_end = 0.0, None
+        raised = ""
         while detector.status == "continue" and len(actions) < self.config.subgoal_steps:
-            action = skill.act(obs, subgoal)
+            try:
+                action = skill.act(memory, subgoal)
+            except Exception as error:  # a broken skill fails its subgoal, recorded, and the agent replans
+                raised = f"the skill raised {type(error).__name__}: {error}"
+                break
             obs, reward, terminated, truncated, _ = env.step(action)
             memory.observe(obs, action)
             detector.step(action)
@@ -160,6 +243,8 @@ class Agent:
                 break
         if detector.status == "success":
             status, reason = "succeeded", ""
+        elif raised:
+            status, reason = "failed", raised
         elif detector.status == "failure":
             status, reason = "failed", _feedback(subgoal, memory, ran_out=False)
         else:
@@ -167,7 +252,42 @@ class Agent:
         record = SubgoalRecord(
             subgoal=subgoal, skill=skill.name, status=status, reason=reason, steps=len(actions), actions=actions
         )
-        return record, obs, reward, env_end
+        return record, detector.status, obs, reward, env_end
+
+
+def _value(skill: Skill, memory: AgentMemory, subgoal: Subgoal) -> float | None:
+    """The skill's value estimate for the trace, or None if it has none (or fails to give one)."""
+    try:
+        return skill.value(memory, subgoal)
+    except Exception:
+        return None
+
+
+class _Emitter:
+    """Builds trace events and writes them, or does nothing without a writer."""
+
+    def __init__(self, trace: TraceWriter | None, episode: int):
+        self.trace, self.episode = trace, episode
+
+    def __call__(self, kind, **fields) -> None:
+        if self.trace is not None:
+            self.trace.write(kind(episode=self.episode, time=time.time(), **fields))
+
+    def plan(self, result: PlanResult, why: str) -> None:
+        self(
+            PlanMade,
+            reason=result.reason,
+            why=why,
+            template=result.template,
+            prompt_sha256=result.prompt_sha256,
+            user_message=result.user_message,
+            attempts=[Attempt(**a.model_dump()) for a in result.attempts],
+            plan=[s.to_text() for s in result.plan] if result.plan is not None else None,
+            failure=result.failure,
+            latency_s=result.latency_s,
+            prompt_tokens=result.prompt_tokens,
+            completion_tokens=result.completion_tokens,
+        )
 
 
 def describe_result(result: EpisodeResult) -> str:

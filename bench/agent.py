@@ -1,27 +1,94 @@
-"""The whole agent on BabyAI levels: success (Wilson 95% interval), steps, LLM calls, time."""
+"""The whole agent on BabyAI levels: ``foreman eval`` and ``foreman bench agent``.
+
+An eval runs episodes (seeds S..S+N-1 of one level, or the lines of a goals file), writes one
+JSON line per finished episode to ``episodes.jsonl`` and every decision to ``trace.jsonl`` in its
+run folder, and summarises per level: success with a Wilson 95% interval, env steps, LLM calls,
+tokens, replans, wall time, failures by skill and cause. ``resume`` skips the episodes already in
+``episodes.jsonl``, so a killed eval loses at most the episode in flight.
+
+Ablations, labelled in every summary: ``planner="reference"`` (privileged: reads the env's
+instruction tree), ``skills="bot"`` (privileged: the BabyAI bot executes each subgoal), and
+``baseline="bot"`` (the bot alone on the mission, the upper bound). ``fault_rate`` makes a skill
+act at random for a whole subgoal with that probability, to measure recovery by replanning.
+"""
 
 from __future__ import annotations
 
 import json
 import math
+import random
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Literal
 
+from tqdm import tqdm
+
+from foreman.bench.oracle import BotSkill, bot_episode
 from foreman.envs import make_env
-from foreman.orchestrator import Agent
-from foreman.planner import LlamaCppChat, LLMPlanner
+from foreman.envs.balrog_levels import TASKS as BALROG_TASKS
+from foreman.errors import ForemanError
+from foreman.orchestrator import Agent, AgentConfig, EpisodeResult
+from foreman.planner import LlamaCppChat, LLMPlanner, PrivilegedReferencePlanner
 from foreman.planner.weights import PACKAGED_MODELS, QWEN_CODER_1_5B
 from foreman.skills import SkillLibrary
+from foreman.traces import TraceWriter
 
 
 @dataclass(frozen=True)
-class AgentBenchConfig:
-    level: str = "BabyAI-GoToLocal-v0"
+class EvalConfig:
+    env_id: str = "BabyAI-GoToLocal-v0"
     episodes: int = 100
     seed: int = 2_000_000
+    goals: Path | None = None
+    """a JSON-lines file of episodes {"env_id", "seed", "goal"}; replaces env_id/episodes/seed"""
+    suite: Literal["balrog-babyai"] | None = None
+    """a benchmark suite instead of one level: ``episodes`` per task kind from ``seed``"""
+    split: Literal["train", "test"] = "train"
+    planner: Literal["llm", "reference"] = "llm"
+    skills: Literal["learned", "bot"] = "learned"
+    baseline: Literal["bot"] | None = None
     model: str = QWEN_CODER_1_5B.name
-    out: Path | None = Path("bench/results")
+    max_replans: int = AgentConfig.max_replans
+    fault_rate: float = 0.0
+    out: Path | None = None
+    """run folder (default: runs/eval/<a name made from this config>)"""
+    resume: bool = False
+
+    @property
+    def label(self) -> str:
+        if self.baseline:
+            return "bot alone (privileged upper bound)"
+        planner = f"llm ({self.model})" if self.planner == "llm" else "reference (privileged)"
+        skills = "learned" if self.skills == "learned" else "bot (privileged)"
+        extras = [f"replans<={self.max_replans}"] + ([f"faults {self.fault_rate:.0%}"] if self.fault_rate else [])
+        return f"planner {planner}, skills {skills}, " + ", ".join(extras)
+
+    def folder(self) -> Path:
+        if self.out is not None:
+            return self.out
+        if self.suite:
+            source = f"{self.suite}-{self.split}_s{self.seed}_n{self.episodes}"
+        elif self.goals:
+            source = f"goals-{self.goals.stem}"
+        else:
+            source = f"{self.env_id}_s{self.seed}_n{self.episodes}"
+        kind = f"baseline-{self.baseline}" if self.baseline else f"{self.planner}-{self.skills}"
+        extras = f"_r{self.max_replans}" + (f"_f{self.fault_rate}" if self.fault_rate else "")
+        return Path("runs/eval") / f"{source}_{kind}{extras}"
+
+
+@dataclass(frozen=True)
+class EpisodeSpec:
+    env_id: str
+    seed: int
+    goal: str | None = None
+    task: str | None = None
+    """a task kind the level takes as its ``task`` argument (the BALROG suite's)"""
+
+    @property
+    def group(self) -> str:
+        return f"{self.env_id}:{self.task}" if self.task else self.env_id
 
 
 def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
@@ -34,60 +101,226 @@ def wilson(successes: int, n: int, z: float = 1.96) -> tuple[float, float]:
     return (max(0.0, centre - half), min(1.0, centre + half))
 
 
-def run(config: AgentBenchConfig) -> dict:
-    agent = Agent(LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[config.model])), SkillLibrary())
-    env = make_env(config.level)
+class GoalsFileError(ForemanError):
+    """A goals file that is missing or has a line that is not {"env_id", "seed", "goal"}."""
+
+
+def episode_specs(config: EvalConfig) -> list[EpisodeSpec]:
+    if config.suite == "balrog-babyai":
+        env_id = f"Foreman-Mixed{config.split.title()}Local-v0"
+        seeds = range(config.seed, config.seed + config.episodes)
+        return [EpisodeSpec(env_id, seed, task=task) for task in BALROG_TASKS for seed in seeds]
+    if config.goals is None:
+        return [EpisodeSpec(config.env_id, s) for s in range(config.seed, config.seed + config.episodes)]
+    try:
+        lines = Path(config.goals).read_text().splitlines()
+    except OSError as error:
+        raise GoalsFileError(f"cannot read goals file {config.goals}: {error.strerror}") from None
+    specs = []
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            specs.append(EpisodeSpec(str(row["env_id"]), int(row["seed"]), row.get("goal")))
+        except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+            raise GoalsFileError(
+                f'{config.goals}:{number}: expected {{"env_id", "seed", "goal"}}, got {line[:80]!r} ({error})'
+            ) from None
+    for spec in {s.env_id for s in specs}:
+        make_env(spec)  # unknown ids fail before anything runs
+    return specs
+
+
+class _FaultySkill:
+    """Wraps a skill; with probability ``rate`` a subgoal is acted out at random (injected fault)."""
+
+    def __init__(self, skill, rate: float, rng: random.Random):
+        self.skill, self.rate, self.rng = skill, rate, rng
+        self.name, self.identity = skill.name, f"{skill.identity} with {rate:.0%} injected faults"
+        self._faulty = False
+
+    def reset(self) -> None:
+        self.skill.reset()
+        self._faulty = self.rng.random() < self.rate
+
+    def act(self, memory, subgoal) -> int:
+        return self.rng.randrange(6) if self._faulty else self.skill.act(memory, subgoal)
+
+    def value(self, memory, subgoal):
+        return self.skill.value(memory, subgoal)
+
+
+def _row(index: int, spec: EpisodeSpec, result: EpisodeResult) -> dict:
+    return {
+        "index": index,
+        "group": spec.group,
+        "env_id": spec.env_id,
+        "seed": spec.seed,
+        "goal": result.goal,
+        "mission": result.mission,
+        "success": result.success,
+        "reward": result.reward,
+        "end_reason": result.end_reason,
+        "steps": result.steps,
+        "llm_calls": result.llm_calls,
+        "replans": result.replans,
+        "prompt_tokens": sum(p.prompt_tokens for p in result.plans),
+        "completion_tokens": sum(p.completion_tokens for p in result.plans),
+        "wall_s": result.wall_s,
+        "failures": [f"{r.skill}: {r.status}" for r in result.subgoals if r.status != "succeeded"],
+    }
+
+
+class _Runner:
+    """Builds the agent once, then runs episodes of any level."""
+
+    def __init__(self, config: EvalConfig):
+        self.config = config
+        self.library = SkillLibrary()
+        self._planner = None
+        self._agents: dict[str, Agent] = {}
+        self.rng = random.Random(0)
+
+    def _agent(self, env) -> Agent:
+        config = self.config
+        if config.planner == "reference":
+            planner = PrivilegedReferencePlanner(env)
+        else:
+            if self._planner is None:
+                self._planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[config.model]))
+            planner = self._planner
+        agent = Agent(planner, self.library, AgentConfig(max_replans=config.max_replans))
+        if config.skills == "bot":
+            agent.skills = {kind: BotSkill(kind, env) for kind in agent.skills}
+        if config.fault_rate:
+            agent.skills = {k: _FaultySkill(s, config.fault_rate, self.rng) for k, s in agent.skills.items()}
+        return agent
+
+    def episode(self, index: int, spec: EpisodeSpec, trace: TraceWriter) -> dict:
+        env = make_env(spec.env_id, **({"task": spec.task} if spec.task else {}))
+        if self.config.baseline == "bot":
+            outcome = bot_episode(env, spec.seed)
+            mission = env.unwrapped.mission
+            row = {"index": index, "group": spec.group, "env_id": spec.env_id, "seed": spec.seed}
+            row |= {"goal": mission, "mission": mission}
+            return row | outcome | {"end_reason": "success" if outcome["success"] else "bot failed", "llm_calls": 0}
+        self.rng.seed(spec.seed)
+        result = self._agent(env).run(env, goal=spec.goal, seed=spec.seed, trace=trace, episode=index)
+        return _row(index, spec, result)
+
+
+def _done_rows(path: Path) -> list[dict]:
     rows = []
-    for seed in range(config.seed, config.seed + config.episodes):
-        result = agent.run(env, seed=seed)
-        rows.append(
+    if path.exists():
+        for line in path.read_text().splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue  # a line cut short by a kill: that episode runs again
+    return rows
+
+
+def run(config: EvalConfig, progress: bool = True) -> list[dict]:
+    """Run (or resume) an eval; returns one summary per level."""
+    specs = episode_specs(config)
+    folder = config.folder()
+    folder.mkdir(parents=True, exist_ok=True)
+    rows_path = folder / "episodes.jsonl"
+    if not config.resume and rows_path.exists():
+        raise ForemanError(f"{folder} already holds an eval: pass --resume to continue it, or --out elsewhere")
+    (folder / "config.json").write_text(json.dumps({k: str(v) for k, v in asdict(config).items()}, indent=1))
+    rows = {r["index"]: r for r in _done_rows(rows_path)}
+    runner = _Runner(config)
+    todo = [i for i in range(len(specs)) if i not in rows]
+    with TraceWriter(folder / "trace.jsonl") as trace, rows_path.open("a") as out:
+        if out.tell() and not rows_path.read_bytes().endswith(b"\n"):
+            out.write("\n")
+        for index in tqdm(todo, desc=config.label, unit="episode", disable=not progress):
+            row = runner.episode(index, specs[index], trace)
+            out.write(json.dumps(row) + "\n")
+            out.flush()
+            rows[index] = row
+    summaries = summarise([rows[i] for i in sorted(rows)], config)
+    (folder / "summary.json").write_text(json.dumps(summaries, indent=1))
+    return summaries
+
+
+def _p95(values: list[float]) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def summarise(rows: list[dict], config: EvalConfig) -> list[dict]:
+    summaries = []
+    for group in dict.fromkeys(r["group"] for r in rows):
+        level = [r for r in rows if r["group"] == group]
+        successes = sum(r["success"] for r in level)
+        failures: dict[str, int] = {}
+        for r in level:
+            for cause in r.get("failures", []):
+                failures[cause] = failures.get(cause, 0) + 1
+        summaries.append(
             {
-                "seed": seed,
-                "mission": result.mission,
-                "success": result.success,
-                "end_reason": result.end_reason,
-                "steps": result.steps,
-                "llm_calls": result.llm_calls,
-                "replans": result.replans,
-                "prompt_tokens": sum(p.prompt_tokens for p in result.plans),
-                "wall_s": result.wall_s,
-                "failed_skills": [r.skill for r in result.subgoals if r.status != "succeeded"],
+                "level": group,
+                "agent": config.label,
+                "episodes": len(level),
+                "seeds": [min(r["seed"] for r in level), max(r["seed"] for r in level)],
+                "success_rate": successes / len(level),
+                "success_ci": wilson(successes, len(level)),
+                "mean_steps": statistics.fmean(r["steps"] for r in level),
+                "p95_steps": _p95([r["steps"] for r in level]),
+                "median_llm_calls": statistics.median(r.get("llm_calls", 0) for r in level),
+                "p95_llm_calls": _p95([r.get("llm_calls", 0) for r in level]),
+                "mean_prompt_tokens": statistics.fmean(r.get("prompt_tokens", 0) for r in level),
+                "mean_completion_tokens": statistics.fmean(r.get("completion_tokens", 0) for r in level),
+                "mean_replans": statistics.fmean(r.get("replans", 0) for r in level),
+                "median_wall_s": statistics.median(r.get("wall_s", 0.0) for r in level),
+                "end_reasons": {k: sum(r["end_reason"] == k for r in level) for k in {r["end_reason"] for r in level}},
+                "failures": dict(sorted(failures.items(), key=lambda kv: -kv[1])),
+                "per_episode": level,
             }
         )
-    successes = sum(r["success"] for r in rows)
-    summary = {
-        "level": config.level,
-        "episodes": len(rows),
-        "seeds": [config.seed, config.seed + config.episodes - 1],
-        "planner": f"llm ({config.model})",
-        "skills": "learned",
-        "success_rate": successes / len(rows),
-        "success_ci": wilson(successes, len(rows)),
-        "mean_steps": statistics.fmean(r["steps"] for r in rows),
-        "median_llm_calls": statistics.median(r["llm_calls"] for r in rows),
-        "mean_prompt_tokens": statistics.fmean(r["prompt_tokens"] for r in rows),
-        "mean_replans": statistics.fmean(r["replans"] for r in rows),
-        "median_wall_s": statistics.median(r["wall_s"] for r in rows),
-        "end_reasons": {k: sum(r["end_reason"] == k for r in rows) for k in {r["end_reason"] for r in rows}},
-        "config": {k: str(v) for k, v in asdict(config).items()},
-        "per_episode": rows,
-    }
-    if config.out is not None:
-        config.out.mkdir(parents=True, exist_ok=True)
-        path = config.out / f"agent_{config.level}_{config.seed}_{config.episodes}.json"
-        path.write_text(json.dumps(summary, indent=1))
-    return summary
+    if config.suite and len(summaries) > 1:
+        overall = statistics.fmean(s["success_rate"] for s in summaries)
+        summaries.append(
+            {
+                "level": f"{config.suite} ({config.split}) overall",
+                "agent": config.label,
+                "episodes": sum(s["episodes"] for s in summaries),
+                "success_rate": overall,
+                "success_ci": wilson(sum(r["success"] for r in rows), len(rows)),
+                "mean_steps": statistics.fmean(r["steps"] for r in rows),
+                "median_llm_calls": statistics.median(r.get("llm_calls", 0) for r in rows),
+                "mean_llm_calls": statistics.fmean(r.get("llm_calls", 0) for r in rows),
+                "mean_prompt_tokens": statistics.fmean(r.get("prompt_tokens", 0) for r in rows),
+                "median_wall_s": statistics.median(r.get("wall_s", 0.0) for r in rows),
+                "note": "success is the mean over task kinds, as BALROG scores; the interval pools all episodes",
+            }
+        )
+    return summaries
+
+
+def bench(config: EvalConfig, out: Path = Path("bench/results")) -> list[dict]:
+    """An eval whose summaries are also written under bench/results (``foreman bench agent``)."""
+    summaries = run(replace(config, resume=True))
+    out.mkdir(parents=True, exist_ok=True)
+    for summary in summaries:
+        level = summary["level"].replace(":", "_").replace(" ", "_").replace("(", "").replace(")", "")
+        name = f"agent_{level}__{config.folder().name}.json"
+        (out / name).write_text(json.dumps(summary, indent=1))
+    return summaries
 
 
 def table(summaries: list[dict]) -> str:
     lines = [
-        "| level | episodes | success | 95% CI | mean steps | median LLM calls | prompt tok | median s |",
-        "|---|---|---|---|---|---|---|---|",
+        "| level | agent | episodes | success | 95% CI | mean steps | median LLM calls | prompt tok | median s |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for s in summaries:
         low, high = s["success_ci"]
         lines.append(
-            f"| {s['level']} | {s['episodes']} | {s['success_rate']:.1%} | {low:.1%}-{high:.1%} | "
+            f"| {s['level']} | {s['agent']} | {s['episodes']} | {s['success_rate']:.1%} | {low:.1%}-{high:.1%} | "
             f"{s['mean_steps']:.1f} | {s['median_llm_calls']:.0f} | {s['mean_prompt_tokens']:.0f} | "
             f"{s['median_wall_s']:.2f} |"
         )

@@ -3,6 +3,7 @@
 Imports nothing from foreman's other packages. Importing it registers foreman's env ids.
 """
 
+from foreman.envs.balrog_levels import MixedLocalLevel, register_balrog_levels
 from foreman.envs.describe import AgentMemory, SeenObject
 from foreman.envs.detectors import Pose, Status, SubgoalDetector, current_pose, verifier_for
 from foreman.envs.make import UnknownEnvError, make_env, registered_env_ids
@@ -37,6 +38,7 @@ from foreman.envs.subgoal_levels import (
 )
 
 register_subgoal_levels()
+register_balrog_levels()
 
 __all__ = [
     "COLORS",
@@ -52,6 +54,7 @@ __all__ = [
     "GoTo",
     "Instruction",
     "MissionParseError",
+    "MixedLocalLevel",
     "ObjectDesc",
     "Open",
     "PickUp",

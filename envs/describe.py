@@ -13,11 +13,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from minigrid.core.constants import DIR_TO_VEC, IDX_TO_COLOR, IDX_TO_OBJECT, OBJECT_TO_IDX
+from minigrid.core.constants import COLOR_TO_IDX, DIR_TO_VEC, IDX_TO_COLOR, IDX_TO_OBJECT, OBJECT_TO_IDX
+
+from foreman.envs.mission import ObjectDesc
 
 _DESCRIBED = {OBJECT_TO_IDX[t] for t in ("door", "key", "ball", "box", "goal", "lava")}
 _PASSABLE = {OBJECT_TO_IDX[t] for t in ("empty", "floor", "goal", "lava")}
 _DOOR, _UNSEEN = OBJECT_TO_IDX["door"], OBJECT_TO_IDX["unseen"]
+_ROOM_EDGE = {OBJECT_TO_IDX["wall"], _DOOR}
 _DOOR_STATES = ("open", "closed", "locked")
 _FORWARD = 2  # minigrid.core.actions.Actions.forward
 
@@ -61,49 +64,127 @@ class AgentMemory:
     """A map of what the agent has seen, built by dead reckoning from its observations.
 
     Call :meth:`observe` with the first observation after ``reset`` and then after every step
-    with the action that was taken.
+    with the action that was taken. The map is a ``(N, N, 3)`` array of MiniGrid cell codes in
+    the episode's frame (the start cell at the centre, x east, y south; unseen cells are 0), plus
+    the cells the agent has stood on. Skills read it through :meth:`crop`, in the agent's frame.
     """
 
+    SIZE = 97
+    """cells per side: any grid up to 48 cells wide fits whatever the start cell"""
+
     def __init__(self) -> None:
-        self._cells: dict[tuple[int, int], tuple[int, int, int]] = {}
+        self.grid = np.zeros((self.SIZE, self.SIZE, 3), dtype=np.uint8)
+        self.visited = np.zeros((self.SIZE, self.SIZE), dtype=bool)
         self._pos = np.zeros(2, dtype=int)
         self._dir = 0
+        self.start_dir = 0
         self._view: np.ndarray | None = None
+        self._room_cache: tuple[bytes, np.ndarray] | None = None
 
     def observe(self, obs: dict, action: int | None = None) -> None:
         image = np.asarray(obs["image"])
         if action is None:
-            self._cells.clear()
+            self.grid[:] = 0
+            self.visited[:] = False
             self._pos = np.zeros(2, dtype=int)
+            self.start_dir = int(obs["direction"])
         elif action == _FORWARD and self._front_passable():
             self._pos = self._pos + DIR_TO_VEC[self._dir]
         self._dir = int(obs["direction"])
         self._view = image
+        self.visited[self._index(self._pos)] = True
         size = image.shape[0]
-        for i in range(size):
-            for j in range(size):
-                if (i, j) == (size // 2, size - 1):
-                    continue  # the agent's own cell shows what it carries
-                cell = image[i, j]
-                if cell[0] == _UNSEEN:
-                    continue
-                key = self._world(size - 1 - j, i - size // 2)
-                if cell[0] in _DESCRIBED:
-                    self._cells[key] = (int(cell[0]), int(cell[1]), int(cell[2]))
-                else:
-                    self._cells.pop(key, None)
-
-    def _world(self, ahead: int, right: int) -> tuple[int, int]:
+        seen = image[:, :, 0] != _UNSEEN
+        seen[size // 2, size - 1] = False  # the agent's own cell shows what it carries
+        i, j = np.nonzero(seen)
+        ahead, right = size - 1 - j, i - size // 2
         forward = DIR_TO_VEC[self._dir]
         right_vec = np.array((-forward[1], forward[0]))
-        x, y = self._pos + ahead * forward + right * right_vec
-        return int(x), int(y)
+        x = self._pos[0] + ahead * forward[0] + right * right_vec[0] + self.SIZE // 2
+        y = self._pos[1] + ahead * forward[1] + right * right_vec[1] + self.SIZE // 2
+        self.grid[x, y] = image[i, j]
 
-    def _egocentric(self, cell: tuple[int, int]) -> tuple[int, int]:
+    def _index(self, cell) -> tuple[int, int]:
+        return int(cell[0]) + self.SIZE // 2, int(cell[1]) + self.SIZE // 2
+
+    def egocentric(self, cells: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(ahead, right) of cells ``(K, 2)`` given in the memory's frame (start cell (0, 0))."""
         forward = DIR_TO_VEC[self._dir]
         right_vec = np.array((-forward[1], forward[0]))
-        offset = np.array(cell) - self._pos
-        return int(offset @ forward), int(offset @ right_vec)
+        offset = np.asarray(cells) - self._pos
+        return offset @ forward, offset @ right_vec
+
+    def crop(self, layers: np.ndarray, radius: int) -> np.ndarray:
+        """``layers[x, y, ...]`` (in the memory's frame) around the agent, in the agent's frame.
+
+        Row 0 is ``radius`` cells ahead, the last row ``radius`` behind; column 0 is ``radius``
+        cells to the left. Cells beyond the memory's edge read as 0.
+        """
+        steps = np.arange(radius, -radius - 1, -1)
+        ahead, right = steps[:, None], -steps[None, :]
+        forward = DIR_TO_VEC[self._dir]
+        right_vec = np.array((-forward[1], forward[0]))
+        x = self._pos[0] + ahead * forward[0] + right * right_vec[0] + self.SIZE // 2
+        y = self._pos[1] + ahead * forward[1] + right * right_vec[1] + self.SIZE // 2
+        inside = (x >= 0) & (x < self.SIZE) & (y >= 0) & (y < self.SIZE)
+        out = layers[np.clip(x, 0, self.SIZE - 1), np.clip(y, 0, self.SIZE - 1)]
+        out[~inside] = 0
+        return out
+
+    def matching(self, desc: ObjectDesc) -> np.ndarray:
+        """``(N, N)`` bool: remembered cells holding an object that fits ``desc``.
+
+        A location ("on your left") is BabyAI's: relative to the start pose, and only objects
+        in the start room count; the start room is what the remembered walls and doors enclose
+        around the start cell.
+        """
+        match = np.zeros((self.SIZE, self.SIZE), dtype=bool)
+        for code in _DESCRIBED:
+            name = IDX_TO_OBJECT[code]
+            if desc.type is not None and desc.type != name:
+                continue
+            if desc.type is None and name not in ("key", "ball", "box", "door"):
+                continue
+            layer = self.grid[:, :, 0] == code
+            if desc.color is not None:
+                layer &= self.grid[:, :, 1] == COLOR_TO_IDX[desc.color]
+            match |= layer
+        if desc.location is not None:
+            match &= self._start_room() & self._half_plane(desc.location)
+        return match
+
+    def _half_plane(self, location: str) -> np.ndarray:
+        coords = np.arange(self.SIZE) - self.SIZE // 2
+        dx, dy = coords[:, None], coords[None, :]
+        forward = DIR_TO_VEC[self.start_dir]
+        ahead = dx * forward[0] + dy * forward[1]
+        right = -dx * forward[1] + dy * forward[0]
+        return {"front": ahead > 0, "behind": ahead < 0, "left": right < 0, "right": right > 0}[location]
+
+    def _start_room(self, reach: int = 8) -> np.ndarray:
+        """Cells reachable from the start without crossing a remembered wall or door (or going
+        more than ``reach`` cells away), plus the walls and doors that stop the search."""
+        centre = self.SIZE // 2
+        window = self.grid[centre - reach : centre + reach + 1, centre - reach : centre + reach + 1, 0]
+        key = window.tobytes()
+        if self._room_cache is None or self._room_cache[0] != key:
+            open_cells = ~np.isin(window, list(_ROOM_EDGE))
+            room = np.zeros(window.shape, dtype=bool)
+            room[reach, reach] = True
+            while True:
+                inner = room & open_cells
+                grown = room.copy()
+                grown[1:] |= inner[:-1]
+                grown[:-1] |= inner[1:]
+                grown[:, 1:] |= inner[:, :-1]
+                grown[:, :-1] |= inner[:, 1:]
+                if np.array_equal(grown, room):
+                    break
+                room = grown
+            full = np.zeros((self.SIZE, self.SIZE), dtype=bool)
+            full[centre - reach : centre + reach + 1, centre - reach : centre + reach + 1] = room
+            self._room_cache = (key, full)
+        return self._room_cache[1]
 
     def _front(self) -> np.ndarray:
         size = self._view.shape[0]
@@ -112,6 +193,12 @@ class AgentMemory:
     def _front_passable(self) -> bool:
         front = self._front()
         return int(front[0]) in _PASSABLE or (front[0] == _DOOR and front[2] == 0)
+
+    @property
+    def carried_code(self) -> np.ndarray:
+        """The carried object's MiniGrid code (type, colour, state); type 1 (empty) if none."""
+        size = self._view.shape[0]
+        return self._view[size // 2, size - 1]
 
     @property
     def carrying(self) -> str | None:
@@ -129,8 +216,9 @@ class AgentMemory:
         """Everything remembered, nearest first; ``in_view`` marks what is visible now."""
         size = self._view.shape[0]
         seen = []
-        for cell, (obj_type, color, state) in self._cells.items():
-            ahead, right = self._egocentric(cell)
+        for x, y in np.argwhere(np.isin(self.grid[:, :, 0], list(_DESCRIBED))):
+            obj_type, color, state = (int(v) for v in self.grid[x, y])
+            ahead, right = (int(v) for v in self.egocentric(np.array([x, y]) - self.SIZE // 2))
             i, j = right + size // 2, size - 1 - ahead
             in_view = 0 <= i < size and 0 <= j < size and self._view[i, j, 0] != _UNSEEN
             seen.append(

@@ -30,7 +30,9 @@ class SubgoalLevel(LevelGen):
     whose key lies elsewhere, distractor objects), with knobs for a curriculum: ``room_size``,
     ``num_rows`` x ``num_cols`` rooms, ``num_dists`` distractors, ``locked_room_prob``,
     ``locations`` (location words in descriptions) and ``unblocking`` (objects may block paths).
-    Episodes of kind ``drop`` start with the agent carrying a random object.
+    Episodes of kind ``drop`` start with the agent carrying a random object; the other kinds do
+    with probability ``carry_prob`` (an object the subgoal does not name), as they do in the middle
+    of a mission ("pick up the ball, then pick up the key").
 
     ## Mission Space
 
@@ -70,7 +72,8 @@ class SubgoalLevel(LevelGen):
 
     ``Foreman-{GoTo,Pickup,Open,Drop,PutNext}Local-v0``: one room (two side by side for Open),
     8 distractors, no location words. ``Foreman-{GoTo,Pickup,Open,Drop,PutNext}-v0``: BossLevel's
-    layout, 3x3 rooms, 18 distractors, a locked room half the time, location words, blockers.
+    layout, 3x3 rooms, 18 distractors, a locked room half the time, location words, blockers, and
+    an object in hand at the start 30% of the time.
     """
 
     def __init__(
@@ -83,6 +86,7 @@ class SubgoalLevel(LevelGen):
         locked_room_prob: float = 0.0,
         locations: bool = False,
         unblocking: bool = False,
+        carry_prob: float = 0.0,
         **kwargs,
     ):
         if subgoal_kind not in SUBGOAL_KINDS:
@@ -90,6 +94,7 @@ class SubgoalLevel(LevelGen):
         if subgoal_kind == "open" and num_rows * num_cols < 2:
             raise ValueError("an open level needs at least two rooms (it has no doors otherwise)")
         self.subgoal_kind = subgoal_kind
+        self.carry_prob = carry_prob
         self.subgoal: Subgoal | None = None
         self._to_carry = None
         super().__init__(
@@ -126,7 +131,25 @@ class SubgoalLevel(LevelGen):
             obj.cur_pos = None
             self._to_carry = obj
             self.subgoal = Drop(target=ObjectDesc(color=obj.color, type=obj.type))
+        if kind != "drop" and self._rand_float(0, 1) < self.carry_prob:
+            self._carry_something()
         return verifier_for(self.subgoal)
+
+    def _carry_something(self) -> None:
+        """Start the episode holding an object the subgoal does not name (taken off the grid)."""
+        named = [d for d in (getattr(self.subgoal, "target", None), getattr(self.subgoal, "next_to", None)) if d]
+        spare = [
+            obj
+            for obj in self.grid.grid
+            if obj is not None
+            and obj.type in OBJ_TYPES_NOT_DOOR
+            and not any(d.matches(obj.color, obj.type) for d in named)
+        ]
+        if spare:
+            obj = self._rand_elem(spare)
+            self.grid.set(*obj.cur_pos, None)
+            obj.cur_pos = None
+            self._to_carry = obj
 
     def reset(self, **kwargs):
         obs, info = super().reset(**kwargs)
@@ -139,7 +162,9 @@ class SubgoalLevel(LevelGen):
 
 _LEVEL_NAMES = {"go_to": "GoTo", "pick_up": "Pickup", "open": "Open", "drop": "Drop", "put_next": "PutNext"}
 _LOCAL = dict(num_rows=1, num_cols=1, num_dists=8)
-_MAZE = dict(num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, locations=True, unblocking=True)
+_MAZE = dict(
+    num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, locations=True, unblocking=True, carry_prob=0.3
+)
 
 
 def subgoal_level_ids() -> list[str]:

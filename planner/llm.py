@@ -29,7 +29,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from foreman.envs import Subgoal
 from foreman.planner.llama_chat import LlamaCppChat
-from foreman.planner.plan import PlanParser, SkillSpec, format_step, noun_phrases, plan_grammar
+from foreman.planner.plan import (
+    PlanParser,
+    SkillSpec,
+    coverage_problem,
+    format_step,
+    noun_phrases,
+    plan_grammar,
+)
+from foreman.planner.retrieval import SkillRetriever
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 MAX_GOAL_CHARS = 500
@@ -70,6 +78,8 @@ class PlanResult(BaseModel):
     reason: Literal["initial", "replan"]
     template: str
     prompt_sha256: str = ""
+    user_message: str = ""
+    """the prompt's last turn (system prompt and examples are fixed by the template and hash)"""
     attempts: list[PlanAttempt] = Field(default_factory=list)
 
     @property
@@ -136,11 +146,35 @@ class LLMPlanner:
         grammar: bool | None = None,
         max_retries: int = 2,
         prompts: PlannerPrompts | None = None,
+        max_listed_skills: int = 16,
+        encoder=None,
     ):
         self.model = model
         self.grammar = isinstance(model, LlamaCppChat) if grammar is None else grammar
         self.max_retries = max_retries
         self.prompts = prompts or PlannerPrompts.load()
+        self.max_listed_skills = max_listed_skills
+        """a larger library is shortlisted per goal by embedding similarity (planner/retrieval.py)"""
+        self._encoder = encoder
+        self._retrievers: dict[tuple[SkillSpec, ...], SkillRetriever] = {}
+
+    def listed_skills(self, request: PlanRequest) -> list[SkillSpec]:
+        """The skills the prompt lists: all of them, or a shortlist for the goal when there are
+        more than ``max_listed_skills`` (always keeping those the history mentions)."""
+        if len(request.skills) <= self.max_listed_skills:
+            return list(request.skills)
+        key = tuple(request.skills)
+        if key not in self._retrievers:
+            self._retrievers[key] = SkillRetriever(request.skills, encoder=self._encoder)
+        chosen = self._retrievers[key].shortlist(clean_goal(request.goal), self.max_listed_skills)
+        kinds = {o.subgoal.kind for o in request.history} - {s.subgoal for s in chosen}
+        return chosen + [next(s for s in request.skills if s.subgoal == kind) for kind in sorted(kinds)]
+
+    @property
+    def identity(self) -> str:
+        """What planned, for traces: the chat model's kind and identifying parameters."""
+        params = ", ".join(f"{k}={v}" for k, v in self.model._identifying_params.items())
+        return f"llm {type(self.model).__name__}({params}) grammar={'on' if self.grammar else 'off'}"
 
     def messages(self, request: PlanRequest) -> tuple[str, list[BaseMessage]]:
         """The template used and the chat messages for a request."""
@@ -164,9 +198,10 @@ class LLMPlanner:
         return "plan_user.txt", [system, *self.prompts.examples, HumanMessage(content=user)]
 
     def plan(self, request: PlanRequest) -> PlanResult:
+        request = request.model_copy(update={"skills": self.listed_skills(request)})
         template, messages = self.messages(request)
         reason = "replan" if request.history else "initial"
-        result = PlanResult(plan=None, reason=reason, template=template)
+        result = PlanResult(plan=None, reason=reason, template=template, user_message=str(messages[-1].content))
         goal = clean_goal(request.goal)
         if not goal:
             result.failure = "the goal is empty"
@@ -182,6 +217,7 @@ class LLMPlanner:
         if self.grammar:
             said = [goal] + [f"{o.subgoal.to_text()}: {o.reason}" for o in request.history]
             options["grammar"] = plan_grammar(request.skills, noun_phrases(" | ".join(said)))
+        uncovered: list[Subgoal] | None = None
         for _ in range(1 + self.max_retries):
             started = time.perf_counter()
             reply = self.model.invoke(messages, **options)
@@ -194,14 +230,22 @@ class LLMPlanner:
             )
             result.attempts.append(attempt)
             try:
-                result.plan = parser.parse(attempt.raw)
-                return result
+                plan = parser.parse(attempt.raw)
             except OutputParserException as error:
                 attempt.error = error.observation
+            else:
+                attempt.error = None if request.history else coverage_problem(plan, goal)
+                if attempt.error is None:
+                    result.plan = plan
+                    return result
+                uncovered = plan  # valid, but it seems to leave part of the goal out
             messages = [
                 *messages,
                 AIMessage(content=attempt.raw),
                 HumanMessage(content=self.prompts.retry.format(error=attempt.error)),
             ]
+        if uncovered is not None:  # the coverage check is advice: free-form goals may name extra objects
+            result.plan = uncovered
+            return result
         result.failure = f"no valid plan after {len(result.attempts)} attempts: {result.attempts[-1].error}"
         return result

@@ -18,6 +18,8 @@ class PrivilegedReferencePlanner:
     A replan drops the clauses the history reports as done and keeps the rest.
     """
 
+    identity = "privileged-reference (reads the env's instruction tree)"
+
     def __init__(self, env: gym.Env):
         self.env = env
 

@@ -5,7 +5,8 @@ Stands on ``foreman.envs`` only and knows nothing of language models.
 
 from foreman.skills.card import Evaluation, SkillCard, Training
 from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary, SkillLoadError
-from foreman.skills.network import SkillNetwork, encode_subgoal
+from foreman.skills.network import SkillNetwork
+from foreman.skills.observation import encode_subgoal, observe
 from foreman.skills.skill import Skill
 
 __all__ = [
@@ -18,4 +19,5 @@ __all__ = [
     "SkillNetwork",
     "Training",
     "encode_subgoal",
+    "observe",
 ]

@@ -32,6 +32,8 @@ class Training(BaseModel):
     env_id: str
     config: dict[str, Any]  # the training config dataclass, as saved
     demos: int  # bot demonstrations used (0 for pure RL)
+    dagger_episodes: int = 0  # episodes the policy drove while the bot labelled its states
+    cloned_success_rate: float | None = None  # on 100 of the evaluation seeds, before DAgger
     frames: int  # env frames seen, demos included
     minutes: float  # wall-clock minutes on the training machine
 

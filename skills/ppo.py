@@ -1,7 +1,6 @@
 """PPO fine-tuning of a (cloned) skill policy on its level, CleanRL-style in one function.
 
-The recurrent state is treated as an input recorded during the rollout (no backpropagation
-through time): cloning already trained the memory, PPO adjusts actor and critic around it.
+Each env has its own :class:`AgentMemory`, the map the skill acts from, as in the agent.
 """
 
 from __future__ import annotations
@@ -13,8 +12,10 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from foreman.envs import make_env
-from foreman.skills.network import SkillNetwork, encode_subgoal
+from foreman.envs import AgentMemory, make_env
+from foreman.skills.network import SkillNetwork
+from foreman.skills.observation import observe
+from foreman.skills.skill import as_batch
 
 
 @dataclass(frozen=True)
@@ -49,44 +50,40 @@ def finetune(
     network: SkillNetwork, env_id: str, config: PPOConfig, writer: SummaryWriter | None = None, step0: int = 0
 ) -> PPOStats:
     envs = [make_env(env_id) for _ in range(config.envs)]
-    obs = [env.reset(seed=config.seed + i)[0] for i, env in enumerate(envs)]
-    subgoals = [encode_subgoal(env.unwrapped.subgoal) for env in envs]
-    memory = network.initial_memory(config.envs)
+    memories = [AgentMemory() for _ in envs]
+    for i, env in enumerate(envs):
+        memories[i].observe(env.reset(seed=config.seed + i)[0])
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, eps=1e-5)
     frames, finished, succeeded = 0, 0, 0
     recent: list[bool] = []  # successes of the episodes that ended in the last rollout
     last = (0.0, 0.0, 0.0)
     progress = tqdm(total=config.frames, desc="ppo", unit="frame")
+
+    def observations() -> dict[str, torch.Tensor]:
+        return as_batch([observe(m, env.unwrapped.subgoal) for m, env in zip(memories, envs, strict=True)])
+
     while frames < config.frames:
-        batch = {
-            k: [] for k in ("image", "direction", "subgoal", "memory", "action", "logprob", "value", "reward", "done")
-        }
+        batch: dict[str, list] = {k: [] for k in ("inputs", "action", "logprob", "value", "reward", "done")}
         for _ in range(config.rollout):
-            image = torch.as_tensor(np.stack([o["image"] for o in obs]))
-            direction = torch.as_tensor([int(o["direction"]) for o in obs])
-            subgoal = torch.as_tensor(np.stack(subgoals))
+            inputs = observations()
             with torch.no_grad():
-                logits, value, next_memory = network(image, direction, subgoal, memory)
+                logits, value = network(**inputs)
             dist = torch.distributions.Categorical(logits=logits)
             action = dist.sample()
             rewards, dones = [], []
             for i, env in enumerate(envs):
-                obs[i], reward, terminated, truncated, _ = env.step(int(action[i]))
+                obs, reward, terminated, truncated, _ = env.step(int(action[i]))
+                memories[i].observe(obs, int(action[i]))
                 done = terminated or truncated
                 if done:
                     finished += 1
                     succeeded += reward > 0
                     recent.append(reward > 0)
-                    obs[i], _ = env.reset()
-                    subgoals[i] = encode_subgoal(env.unwrapped.subgoal)
-                    next_memory[i] = 0
+                    memories[i].observe(env.reset()[0])
                 rewards.append(reward)
                 dones.append(done)
             for key, item in (
-                ("image", image),
-                ("direction", direction),
-                ("subgoal", subgoal),
-                ("memory", memory),
+                ("inputs", inputs),
                 ("action", action),
                 ("logprob", dist.log_prob(action)),
                 ("value", value),
@@ -94,13 +91,10 @@ def finetune(
                 ("done", torch.as_tensor(dones, dtype=torch.float32)),
             ):
                 batch[key].append(item)
-            memory = next_memory
             frames += config.envs
             progress.update(config.envs)
         with torch.no_grad():
-            image = torch.as_tensor(np.stack([o["image"] for o in obs]))
-            direction = torch.as_tensor([int(o["direction"]) for o in obs])
-            _, next_value, _ = network(image, direction, torch.as_tensor(np.stack(subgoals)), memory)
+            _, next_value = network(**observations())
         rewards, values, dones = (torch.stack(batch[k]) for k in ("reward", "value", "done"))
         advantages = torch.zeros_like(rewards)
         gae = torch.zeros(config.envs)
@@ -110,22 +104,20 @@ def finetune(
             gae = delta + config.gamma * config.gae_lambda * (1 - dones[t]) * gae
             advantages[t] = gae
         returns = advantages + values
-        flat = {k: torch.cat(v) if batch[k][0].dim() > 1 else torch.stack(v).flatten() for k, v in batch.items()}
-        flat["advantage"], flat["return"] = advantages.flatten(), returns.flatten()
-        size = len(flat["action"])
+        inputs = {k: torch.cat([b[k] for b in batch["inputs"]]) for k in batch["inputs"][0]}
+        actions, logprobs = torch.cat(batch["action"]), torch.cat(batch["logprob"])
+        advantages, returns = advantages.flatten(), returns.flatten()
         for _ in range(config.epochs):
-            for idx in torch.randperm(size).split(config.minibatch):
-                logits, value, _ = network(
-                    flat["image"][idx], flat["direction"][idx], flat["subgoal"][idx], flat["memory"][idx]
-                )
+            for idx in torch.randperm(len(actions)).split(config.minibatch):
+                logits, value = network(**{k: v[idx] for k, v in inputs.items()})
                 dist = torch.distributions.Categorical(logits=logits)
-                ratio = (dist.log_prob(flat["action"][idx]) - flat["logprob"][idx]).exp()
-                advantage = flat["advantage"][idx]
+                ratio = (dist.log_prob(actions[idx]) - logprobs[idx]).exp()
+                advantage = advantages[idx]
                 advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
                 policy_loss = -torch.min(
                     ratio * advantage, ratio.clamp(1 - config.clip, 1 + config.clip) * advantage
                 ).mean()
-                value_loss = 0.5 * (value - flat["return"][idx]).pow(2).mean()
+                value_loss = 0.5 * (value - returns[idx]).pow(2).mean()
                 entropy = dist.entropy().mean()
                 loss = policy_loss + config.value * value_loss - config.entropy * entropy
                 optimizer.zero_grad()

@@ -1,24 +1,31 @@
-"""A loaded skill: a trained network, its card, and its recurrent state."""
+"""A loaded skill: a trained network and its card."""
 
 from __future__ import annotations
 
 import numpy as np
 import torch
 
-from foreman.envs import Subgoal
+from foreman.envs import AgentMemory, Subgoal
 from foreman.skills.card import SkillCard
-from foreman.skills.network import SkillNetwork, encode_subgoal
+from foreman.skills.network import SkillNetwork
+from foreman.skills.observation import observe
+
+
+def as_batch(observations: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+    """Stack :func:`observe` outputs into the network's keyword arguments."""
+    return {key: torch.as_tensor(np.stack([o[key] for o in observations])) for key in observations[0]}
 
 
 class Skill:
-    """Executes one subgoal kind from the agent's observations.
+    """Executes one subgoal kind from the agent's memory of what it has seen.
 
     The loop it belongs to (the orchestrator's)::
 
         skill.reset()
         while detector.status == "continue" and steps < budget:
-            action = skill.act(obs, subgoal)
+            action = skill.act(memory, subgoal)
             obs, *_ = env.step(action)
+            memory.observe(obs, action)
             detector.step(action)
 
     The success check is the detector's, never the policy's.
@@ -27,40 +34,58 @@ class Skill:
     def __init__(self, card: SkillCard, network: SkillNetwork):
         self.card = card
         self.network = network.eval()
-        self._memory = network.initial_memory(1)
+        self.reset()
 
     @property
     def name(self) -> str:
         return self.card.name
 
-    def reset(self) -> None:
-        """Forget the recurrent state: call when a subgoal starts."""
-        self._memory = self.network.initial_memory(1)
+    @property
+    def identity(self) -> str:
+        """What acted, for traces: the sha256 of the weights."""
+        return self.card.weights_sha256
 
-    def _forward(self, obs: dict, subgoal: Subgoal):
+    def reset(self) -> None:
+        """Call when a subgoal starts: forgets the states seen and reseeds the loop breaker.
+
+        The network keeps no state of its own (the agent's memory map is its memory), so in a
+        state it has already been in during this subgoal its greedy action would repeat the same
+        cycle forever (turning back and forth, walking into a wall). There :meth:`act` samples
+        from the policy instead of taking its most likely action.
+        """
+        self._seen: set[bytes] = set()
+        self._rng = torch.Generator().manual_seed(0)
+
+    def _forward(self, memory: AgentMemory, subgoal: Subgoal) -> tuple[torch.Tensor, torch.Tensor]:
         if subgoal.kind != self.card.subgoal:
             raise ValueError(f"skill {self.name!r} executes {self.card.subgoal!r}, not {subgoal.kind!r}")
         with torch.no_grad():
-            return self.network(
-                torch.as_tensor(np.asarray(obs["image"]))[None],
-                torch.as_tensor([int(obs["direction"])]),
-                torch.as_tensor(encode_subgoal(subgoal))[None],
-                self._memory,
-            )
+            return self.network(**as_batch([observe(memory, subgoal)]))
 
-    def act(self, obs: dict, subgoal: Subgoal, deterministic: bool = True) -> int:
-        """The next action; advances the recurrent state."""
-        logits, _, self._memory = self._forward(obs, subgoal)
-        if deterministic:
+    def act(self, memory: AgentMemory, subgoal: Subgoal, deterministic: bool = True) -> int:
+        """The next action, from the memory as it is after the latest observation: the most
+        likely one (``deterministic``), except in a state already seen in this subgoal."""
+        if subgoal.kind != self.card.subgoal:
+            raise ValueError(f"skill {self.name!r} executes {self.card.subgoal!r}, not {subgoal.kind!r}")
+        return self.act_on(observe(memory, subgoal), deterministic)
+
+    def act_on(self, observation: dict[str, np.ndarray], deterministic: bool = True) -> int:
+        """The next action for an :func:`observe` output already computed (trainers reuse it)."""
+        with torch.no_grad():
+            logits, _ = self.network(**as_batch([observation]))
+        key = b"".join(v.tobytes() for v in observation.values())
+        repeated = key in self._seen
+        self._seen.add(key)
+        if deterministic and not repeated:
             return int(logits.argmax(dim=1))
-        return int(torch.distributions.Categorical(logits=logits).sample())
+        return int(torch.multinomial(torch.softmax(logits, dim=1)[0], 1, generator=self._rng))
 
-    def value(self, obs: dict, subgoal: Subgoal) -> float:
-        """The critic's estimate of success from here (an affordance score); state unchanged."""
-        _, value, _ = self._forward(obs, subgoal)
+    def value(self, memory: AgentMemory, subgoal: Subgoal) -> float:
+        """The critic's estimate of success from here (an affordance score)."""
+        _, value = self._forward(memory, subgoal)
         return float(value)
 
-    def action_distribution(self, obs: dict, subgoal: Subgoal) -> torch.Tensor:
-        """Action probabilities for this observation; state unchanged."""
-        logits, _, _ = self._forward(obs, subgoal)
+    def action_distribution(self, memory: AgentMemory, subgoal: Subgoal) -> torch.Tensor:
+        """Action probabilities for this memory and subgoal."""
+        logits, _ = self._forward(memory, subgoal)
         return torch.softmax(logits, dim=1)[0]

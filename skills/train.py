@@ -1,29 +1,33 @@
 """Train one skill: behaviour cloning from BabyAI-bot demonstrations on its own level.
 
 Reads top to bottom: collect demonstrations (the bot plays the level's subgoal; it is a teacher
-here and never acts in the agent), clone them into the recurrent policy with truncated-free BPTT
-over whole episodes, evaluate on held-out seeds with the action selection the agent uses, and
-save weights and card to the library; optionally fine-tune with PPO in between (skills/ppo.py).
+here and never acts in the agent) recorded as the skill sees them (its memory map), clone them
+into the policy with shuffled minibatches of frames, evaluate on held-out seeds with the action
+selection the agent uses, and save weights and card to the library; optionally fine-tune with PPO
+in between (skills/ppo.py). Collection and evaluation run in ``workers`` processes.
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import multiprocessing as mp
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+from minigrid.core.actions import Actions
 from minigrid.utils.baby_ai_bot import BabyAIBot
-from torch.nn.utils.rnn import pad_sequence
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from foreman.envs import make_env
+from foreman.envs import AgentMemory, make_env
 from foreman.skills.card import Evaluation, SkillCard, Training
 from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary
-from foreman.skills.network import N_ACTIONS, SkillNetwork, encode_subgoal
+from foreman.skills.network import N_ACTIONS, SkillNetwork
+from foreman.skills.observation import observe
 from foreman.skills.ppo import PPOConfig, finetune
 from foreman.skills.skill import Skill
 
@@ -47,10 +51,10 @@ BUILT_IN = {
     ),
 }
 TRAINING_LEVELS = {
-    "go_to": "Foreman-GoToLocal-v0",
-    "pick_up": "Foreman-PickupLocal-v0",
-    "open": "Foreman-OpenLocal-v0",
-    "put_next": "Foreman-PutNextLocal-v0",
+    "go_to": "Foreman-GoTo-v0",
+    "pick_up": "Foreman-Pickup-v0",
+    "open": "Foreman-Open-v0",
+    "put_next": "Foreman-PutNext-v0",
 }
 
 
@@ -59,134 +63,238 @@ class TrainConfig:
     skill: str = "go_to"
     """subgoal kind to train: go_to, pick_up, open or put_next"""
     env_id: str | None = None
-    """training level (default: the skill's Foreman-*Local-v0)"""
-    demos: int = 10_000
+    """training level (default: the skill's Foreman-* level, BossLevel's layout)"""
+    demos: int = 8_000
     """bot demonstrations to clone"""
-    epochs: int = 10
-    batch_episodes: int = 32
-    lr: float = 2e-3
+    epochs: int = 3
+    batch: int = 256
+    """frames per gradient step"""
+    lr: float = 1e-3
     hidden: int = 64
     seed: int = 0
     """demonstrations use seeds seed .. seed+demos-1"""
+    workers: int = 2
+    """processes collecting demonstrations and evaluating"""
     eval_episodes: int = 200
     eval_seed: int = 10_000_000
     """held-out evaluation seeds start here"""
+    dagger_episodes: int = 0
+    """episodes the cloned policy drives while the bot labels each state it visits (DAgger)"""
+    dagger_epochs: int = 2
+    dagger_max_steps: int = 128
+    """a DAgger episode stops here: a policy stuck in a loop adds little after that"""
+    """epochs over demos and labelled states after the DAgger round"""
     ppo_frames: int = 0
     """env frames of PPO fine-tuning after cloning (0: cloning only)"""
     ppo_envs: int = 16
     library: Path = BUILT_IN_LIBRARY
     logdir: Path | None = Path("runs")
-    version: str = "0.1.0"
+    version: str = "0.2.0"
 
     @property
     def level(self) -> str:
         return self.env_id or TRAINING_LEVELS[self.skill]
 
 
-@dataclass(frozen=True)
-class Episode:
-    images: np.ndarray  # (T, 7, 7, 3)
-    directions: np.ndarray  # (T,)
-    actions: np.ndarray  # (T,)
-    subgoal: np.ndarray  # (SUBGOAL_FEATURES,)
+Frames = dict[str, np.ndarray]
+"""observe() arrays stacked over frames, plus ``action``"""
 
 
-def collect_demos(env_id: str, seeds: range) -> tuple[list[Episode], int]:
-    """Bot demonstrations of each seed's subgoal; returns the successful ones and frames seen."""
+class Teacher:
+    """The BabyAI bot as a teacher for one subgoal level's episode.
+
+    The bot cannot pick up while holding something, so for ``pick_up`` and ``put_next`` with an
+    object in hand the teacher first puts it down (turning left until the cell ahead is free),
+    then hands over to the bot. It labels states; in the agent it never acts.
+    """
+
+    def __init__(self, env):
+        self.env = env.unwrapped
+        hands_needed = self.env.subgoal.kind in ("pick_up", "put_next")
+        self.bot = None if self.env.carrying is not None and hands_needed else BabyAIBot(self.env)
+
+    def act(self, taken: int | None) -> int:
+        """The teacher's action, given the action actually taken after its last answer."""
+        if self.bot is not None:
+            return int(self.bot.replan(taken))
+        if self.env.carrying is None:
+            self.bot = BabyAIBot(self.env)
+            return int(self.bot.replan(None))
+        return int(Actions.drop if self.env.grid.get(*self.env.front_pos) is None else Actions.left)
+
+
+def _demos(env_id: str, seeds: range) -> tuple[Frames, int, int]:
+    """One worker's share of :func:`collect_demos`."""
+    torch.set_num_threads(1)
     env = make_env(env_id)
-    episodes, frames = [], 0
+    frames: dict[str, list] = {}
+    kept, seen = 0, 0
     for seed in seeds:
         obs, _ = env.reset(seed=seed)
-        bot = BabyAIBot(env.unwrapped)
-        images, directions, actions = [], [], []
+        subgoal = env.unwrapped.subgoal
+        teacher = Teacher(env)
+        memory = AgentMemory()
+        memory.observe(obs)
+        episode: dict[str, list] = {}
         action, reward, done = None, 0.0, False
         while not done:
-            action = bot.replan(action)
-            images.append(obs["image"])
-            directions.append(obs["direction"])
-            actions.append(int(action))
+            action = teacher.act(action)
+            for key, value in (observe(memory, subgoal) | {"action": np.int64(action)}).items():
+                episode.setdefault(key, []).append(value)
             obs, reward, terminated, truncated, _ = env.step(action)
+            memory.observe(obs, action)
             done = terminated or truncated
-        frames += len(actions)
-        if reward > 0 and max(actions) < N_ACTIONS:
-            episodes.append(
-                Episode(
-                    np.stack(images), np.asarray(directions), np.asarray(actions), encode_subgoal(env.unwrapped.subgoal)
-                )
-            )
-    return episodes, frames
+        seen += len(episode["action"])
+        if reward > 0 and max(episode["action"]) < N_ACTIONS:
+            kept += 1
+            for key, values in episode.items():
+                frames.setdefault(key, []).extend(values)
+    return {k: np.stack(v) for k, v in frames.items()}, kept, seen
 
 
-def clone_loss(network: SkillNetwork, batch: list[Episode]) -> tuple[torch.Tensor, float]:
-    """Mean cross-entropy of the demonstrated actions over all steps of a batch of episodes."""
-    images = pad_sequence([torch.as_tensor(e.images) for e in batch], batch_first=True)
-    directions = pad_sequence([torch.as_tensor(e.directions) for e in batch], batch_first=True)
-    actions = pad_sequence([torch.as_tensor(e.actions) for e in batch], batch_first=True, padding_value=-100)
-    subgoals = torch.as_tensor(np.stack([e.subgoal for e in batch]))
-    memory = network.initial_memory(len(batch))
-    losses, correct = [], 0
-    for t in range(images.shape[1]):
-        logits, _, memory = network(images[:, t], directions[:, t], subgoals, memory)
-        losses.append(torch.nn.functional.cross_entropy(logits, actions[:, t], ignore_index=-100, reduction="sum"))
-        correct += int(((logits.argmax(1) == actions[:, t]) & (actions[:, t] >= 0)).sum())
-    steps = int((actions >= 0).sum())
-    return torch.stack(losses).sum() / steps, correct / steps
+def _split(seeds: range, parts: int) -> list[range]:
+    bounds = np.linspace(seeds.start, seeds.stop, parts + 1).astype(int)
+    return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
 
 
-def evaluate(skill: Skill, env_id: str, seeds: range) -> Evaluation:
-    """Success (the level's detector rewards the subgoal) with deterministic actions."""
+def collect_demos(env_id: str, seeds: range, workers: int = 1) -> tuple[Frames, int, int]:
+    """Bot demonstrations of each seed's subgoal, as the skill would see them.
+
+    Returns the frames of the successful episodes, how many episodes succeeded, and the env
+    frames seen in all (failed episodes included).
+    """
+    if workers <= 1:
+        return _demos(env_id, seeds)
+    with mp.get_context("fork").Pool(workers) as pool:
+        parts = pool.starmap(_demos, [(env_id, part) for part in _split(seeds, workers)])
+    frames = {k: np.concatenate([p[0][k] for p in parts if p[1]]) for k in parts[0][0]}
+    return frames, sum(p[1] for p in parts), sum(p[2] for p in parts)
+
+
+def _labelled(skill: Skill, env_id: str, seeds: range, max_steps: int) -> tuple[Frames, int]:
+    """One worker's share of :func:`collect_labels`."""
+    torch.set_num_threads(1)
+    env = make_env(env_id)
+    frames: dict[str, list] = {}
+    seen = 0
+    for seed in seeds:
+        obs, _ = env.reset(seed=seed)
+        subgoal = env.unwrapped.subgoal
+        teacher = Teacher(env)
+        memory = AgentMemory()
+        memory.observe(obs)
+        taken, done = None, False
+        for _ in range(max_steps):
+            if done:
+                break
+            try:
+                label = teacher.act(taken)
+            except Exception:  # the bot has no plan for a state the policy led it into
+                break
+            observation = observe(memory, subgoal)
+            if label < N_ACTIONS:
+                for key, value in (observation | {"action": np.int64(label)}).items():
+                    frames.setdefault(key, []).append(value)
+            taken = skill.act_on(observation)
+            obs, _, terminated, truncated, _ = env.step(taken)
+            memory.observe(obs, taken)
+            done = terminated or truncated
+            seen += 1
+    return {k: np.stack(v) for k, v in frames.items()}, seen
+
+
+def collect_labels(
+    skill: Skill, env_id: str, seeds: range, workers: int = 1, max_steps: int = 128
+) -> tuple[Frames, int]:
+    """DAgger's data: the states the skill itself visits, each labelled with the bot's action.
+
+    Returns the labelled frames and the env frames seen. The bot only labels; the skill acts.
+    """
+    if workers <= 1:
+        return _labelled(skill, env_id, seeds, max_steps)
+    with mp.get_context("fork").Pool(workers) as pool:
+        parts = pool.starmap(_labelled, [(skill, env_id, part, max_steps) for part in _split(seeds, workers)])
+    parts = [p for p in parts if p[0]]
+    return {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}, sum(p[1] for p in parts)
+
+
+def _clone(
+    network: SkillNetwork, data: Frames, config: TrainConfig, epochs: int, rng, writer, step: int, label: str
+) -> int:
+    """Epochs of behaviour cloning over ``data`` with a one-cycle learning rate; returns the step."""
+    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
+    size = len(data["action"])
+    batches = math.ceil(size / config.batch)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=epochs * batches)
+    with tqdm(total=epochs * batches, desc=f"{label} {config.skill}", unit="batch") as progress:
+        for _ in range(epochs):
+            for index in np.array_split(rng.permutation(size), batches):
+                loss, accuracy = clone_loss(network, {k: v[index] for k, v in data.items()})
+                optimizer.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
+                optimizer.step()
+                schedule.step()
+                step += 1
+                progress.update()
+                if writer and step % 20 == 0:
+                    writer.add_scalar("losses/clone", loss.item(), step)
+                    writer.add_scalar("charts/action_accuracy", accuracy, step)
+    return step
+
+
+def clone_loss(network: SkillNetwork, batch: Frames) -> tuple[torch.Tensor, float]:
+    """Mean cross-entropy of the demonstrated actions, and the share predicted right."""
+    inputs = {k: torch.as_tensor(v) for k, v in batch.items() if k != "action"}
+    actions = torch.as_tensor(batch["action"])
+    logits, _ = network(**inputs)
+    loss = torch.nn.functional.cross_entropy(logits, actions)
+    return loss, float((logits.argmax(1) == actions).float().mean())
+
+
+def _evaluate(skill: Skill, env_id: str, seeds: range) -> tuple[int, list[int]]:
+    torch.set_num_threads(1)
     env = make_env(env_id)
     successes, steps = 0, []
     for seed in seeds:
         obs, _ = env.reset(seed=seed)
-        skill.reset()
         subgoal = env.unwrapped.subgoal
+        memory = AgentMemory()
+        memory.observe(obs)
+        skill.reset()
         done, episode_steps = False, 0
         while not done:  # the level truncates at its max_steps
-            obs, reward, terminated, truncated, _ = env.step(skill.act(obs, subgoal))
+            action = skill.act(memory, subgoal)
+            obs, reward, terminated, truncated, _ = env.step(action)
+            memory.observe(obs, action)
             done, episode_steps = terminated or truncated, episode_steps + 1
         successes += reward > 0
         steps.append(episode_steps)
+    return successes, steps
+
+
+def evaluate(skill: Skill, env_id: str, seeds: range, workers: int = 1) -> Evaluation:
+    """Success (the level's detector rewards the subgoal) with the agent's deterministic actions."""
+    if workers <= 1:
+        parts = [_evaluate(skill, env_id, seeds)]
+    else:
+        with mp.get_context("fork").Pool(workers) as pool:
+            parts = pool.starmap(_evaluate, [(skill, env_id, part) for part in _split(seeds, workers)])
+    steps = [s for part in parts for s in part[1]]
     return Evaluation(
         env_id=env_id,
         episodes=len(seeds),
         seeds=(seeds.start, seeds.stop - 1),
-        success_rate=successes / len(seeds),
+        success_rate=sum(p[0] for p in parts) / len(seeds),
         mean_steps=float(np.mean(steps)),
     )
 
 
-def train(config: TrainConfig) -> SkillCard:
-    """Train, evaluate and save one skill; returns its card."""
-    if config.skill not in BUILT_IN:
-        raise ValueError(f"no trainer for skill {config.skill!r}; trainable: {', '.join(BUILT_IN)}")
-    torch.manual_seed(config.seed)
-    rng = np.random.default_rng(config.seed)
-    started = time.perf_counter()
-    demos, frames = collect_demos(config.level, range(config.seed, config.seed + config.demos))
-    logger.info("%d demonstrations, %d frames", len(demos), frames)
-    network = SkillNetwork(hidden=config.hidden)
-    optimizer = torch.optim.Adam(network.parameters(), lr=config.lr)
-    writer = SummaryWriter(str(config.logdir / config.skill)) if config.logdir else None
-    step = 0
-    for _ in tqdm(range(config.epochs), desc=f"train {config.skill}", unit="epoch"):
-        order = rng.permutation(len(demos))
-        for start in range(0, len(order), config.batch_episodes):
-            loss, accuracy = clone_loss(network, [demos[i] for i in order[start : start + config.batch_episodes]])
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)
-            optimizer.step()
-            step += 1
-            if writer:
-                writer.add_scalar("losses/clone", loss.item(), step)
-                writer.add_scalar("charts/action_accuracy", accuracy, step)
-    if config.ppo_frames:
-        stats = finetune(network, config.level, PPOConfig(frames=config.ppo_frames, envs=config.ppo_envs), writer, step)
-        frames += stats.frames
-        logger.info("PPO: %s", stats)
+def _card(
+    config: TrainConfig, network: SkillNetwork, demos: int, labelled: int, frames: int, minutes: float
+) -> SkillCard:
     name, description, preconditions, effects = BUILT_IN[config.skill]
-    card = SkillCard(
+    return SkillCard(
         name=name,
         version=config.version,
         description=description,
@@ -197,14 +305,65 @@ def train(config: TrainConfig) -> SkillCard:
         training=Training(
             env_id=config.level,
             config={k: str(v) for k, v in asdict(config).items()},
-            demos=len(demos),
+            demos=demos,
+            dagger_episodes=labelled,
             frames=frames,
-            minutes=(time.perf_counter() - started) / 60,
+            minutes=minutes,
         ),
         weights_sha256="0" * 64,
     )
+
+
+def _provisional_card(config: TrainConfig) -> SkillCard:
+    return _card(config, SkillNetwork(hidden=config.hidden), 0, 0, 0, 0.0)
+
+
+def train(config: TrainConfig) -> SkillCard:
+    """Train, evaluate and save one skill; returns its card."""
+    if config.skill not in BUILT_IN:
+        raise ValueError(f"no trainer for skill {config.skill!r}; trainable: {', '.join(BUILT_IN)}")
+    torch.manual_seed(config.seed)
+    rng = np.random.default_rng(config.seed)
+    started = time.perf_counter()
+    demos, kept, frames = collect_demos(
+        config.level, range(config.seed, config.seed + config.demos), workers=config.workers
+    )
+    logger.info("%d demonstrations kept, %d frames of them, %d env frames", kept, len(demos["action"]), frames)
+    torch.set_num_threads(max(1, config.workers))  # cloning is one process: give it every worker's core
+    network = SkillNetwork(hidden=config.hidden)
+    writer = SummaryWriter(str(config.logdir / config.skill)) if config.logdir else None
+    step = _clone(network, demos, config, config.epochs, rng, writer, 0, "clone")
+    labelled, cloned = 0, None
+    if config.dagger_episodes:
+        first = config.seed + config.demos
+        skill = Skill(_provisional_card(config), network)
+        cloned = evaluate(skill, config.level, range(config.eval_seed, config.eval_seed + 100), config.workers)
+        logger.info("cloned policy before DAgger: %.1f%% on 100 held-out episodes", 100 * cloned.success_rate)
+        labels, seen = collect_labels(
+            skill,
+            config.level,
+            range(first, first + config.dagger_episodes),
+            workers=config.workers,
+            max_steps=config.dagger_max_steps,
+        )
+        torch.set_num_threads(max(1, config.workers))
+        frames += seen
+        labelled = config.dagger_episodes
+        demos = {k: np.concatenate([demos[k], labels[k]]) for k in demos}
+        logger.info("DAgger: %d labelled states from %d episodes", len(labels["action"]), labelled)
+        step = _clone(network, demos, config, config.dagger_epochs, rng, writer, step, "dagger")
+    if config.ppo_frames:
+        stats = finetune(network, config.level, PPOConfig(frames=config.ppo_frames, envs=config.ppo_envs), writer, step)
+        frames += stats.frames
+        logger.info("PPO: %s", stats)
+    card = _card(config, network, kept, labelled, frames, (time.perf_counter() - started) / 60)
+    if cloned is not None:
+        card.training.cloned_success_rate = cloned.success_rate
     evaluation = evaluate(
-        Skill(card, network), config.level, range(config.eval_seed, config.eval_seed + config.eval_episodes)
+        Skill(card, network),
+        config.level,
+        range(config.eval_seed, config.eval_seed + config.eval_episodes),
+        workers=config.workers,
     )
     if writer:
         writer.add_scalar("charts/eval_success_rate", evaluation.success_rate, step)

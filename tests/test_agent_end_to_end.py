@@ -3,16 +3,20 @@
 import json
 
 from foreman.cli import main
+from foreman.traces import read_trace
+from foreman.traces.replay import replay
 
 
-def test_foreman_run_solves_a_user_worded_goal(capsys):
-    assert (
-        main(["run", "grab the green key on your right", "--env", "BabyAI-PickupLoc-v0", "--seed", "2000001", "--json"])
-        == 0
-    )
+def test_foreman_run_solves_a_user_worded_goal_and_its_trace_replays(capsys, tmp_path):
+    trace = tmp_path / "run.jsonl"
+    argv = ["run", "grab the green key on your right", "--env", "BabyAI-PickupLoc-v0", "--seed", "2000001"]
+    assert main([*argv, "--trace", str(trace), "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
     assert result["success"] and result["end_reason"] == "success" and result["reward"] > 0
     assert result["mission"] == "pick up a green key on your right"
     assert result["plans"][0]["attempts"][0]["raw"] == "pick_up(the green key on your right)"
     assert result["subgoals"][0]["skill"] == "pick_up" and result["subgoals"][0]["status"] == "succeeded"
     assert result["llm_calls"] == 1 and result["steps"] == len(result["subgoals"][0]["actions"])
+    events = read_trace(trace).events
+    assert [e.event for e in events][:2] == ["episode_start", "plan"] and events[-1].event == "episode_end"
+    assert replay(events).matches

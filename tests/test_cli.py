@@ -37,4 +37,4 @@ def test_bad_input_is_a_clear_error_not_a_traceback(capsys):
 def test_envs_lists_foreman_ids(capsys):
     assert main(["envs", "--prefix", "Foreman-", "--json"]) == 0
     ids = json.loads(capsys.readouterr().out)
-    assert len(ids) == 10 and "Foreman-PutNextLocal-v0" in ids
+    assert len(ids) == 12 and "Foreman-PutNextLocal-v0" in ids and "Foreman-MixedTestLocal-v0" in ids

@@ -5,8 +5,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from minigrid.core.actions import Actions
+from minigrid.core.constants import OBJECT_TO_IDX
 
-from foreman.envs import AgentMemory, current_pose, make_env
+from foreman.envs import AgentMemory, ObjectDesc, current_pose, make_env
 
 GOLDEN = Path(__file__).parent / "golden"
 WALK = [Actions.forward, Actions.left, Actions.forward, Actions.forward, Actions.right]
@@ -32,11 +33,12 @@ def test_memory_matches_the_true_grid_after_a_long_walk(level):
         walk(env, memory, 300, rng)  # turns, moves and toggles: doors open, nothing moves
         base = env.unwrapped
         assert np.array_equal(np.add(start.pos, memory.position), base.agent_pos)
-        remembered = memory._cells
-        assert remembered, "the walk saw nothing"
-        for (x, y), (obj_type, color, state) in remembered.items():
+        seen = np.argwhere(memory.grid[:, :, 0] != 0) - AgentMemory.SIZE // 2
+        assert len(seen), "the walk saw nothing"
+        for x, y in seen:
             cell = base.grid.get(start.pos[0] + x, start.pos[1] + y)
-            assert cell is not None and cell.encode() == (obj_type, color, state)
+            code = tuple(memory.grid[x + AgentMemory.SIZE // 2, y + AgentMemory.SIZE // 2])
+            assert (cell.encode() if cell is not None else (1, 0, 0)) == code
 
 
 def test_carrying_and_moved_objects_are_tracked():
@@ -76,3 +78,42 @@ def test_description_golden(env_id, seed):
     text = "\n---\n".join(pages) + "\n"
     golden = GOLDEN / f"describe_{env_id}_{seed}.txt"
     assert text == golden.read_text()
+
+
+@pytest.mark.parametrize("level", ["BabyAI-PickupLoc-v0", "BabyAI-BossLevel-v0"])
+def test_matching_agrees_with_babyai_on_the_objects_in_view(level):
+    """Colour, type and start-relative location, as BabyAI resolves them, for what the agent saw."""
+    from minigrid.envs.babyai.core.verifier import ObjDesc
+
+    env = make_env(level)
+    checked = 0
+    for seed in range(40):
+        obs, _ = env.reset(seed=seed)
+        start = current_pose(env)
+        memory = AgentMemory()
+        memory.observe(obs)
+        base = env.unwrapped
+        for obj_type in ("ball", "box", "key", "door"):
+            for location in (None, "front", "behind", "left", "right"):
+                desc = ObjectDesc(type=obj_type, location=location)
+                _, truth = ObjDesc(obj_type, None, location).find_matching_objs(base)
+                match = memory.matching(desc)
+                for x, y in np.argwhere(memory.grid[:, :, 0] == OBJECT_TO_IDX[obj_type]):
+                    world = (x - AgentMemory.SIZE // 2 + start.pos[0], y - AgentMemory.SIZE // 2 + start.pos[1])
+                    assert match[x, y] == (world in truth), (seed, desc, world)
+                    checked += 1
+    assert checked > 100
+
+
+def test_crop_puts_the_agent_at_the_centre_facing_up():
+    env = make_env("BabyAI-GoToLocal-v0", seed=0)
+    obs, _ = env.reset()
+    memory = AgentMemory()
+    memory.observe(obs)
+    radius = 3
+    crop = memory.crop(memory.grid, radius)
+    view = np.asarray(obs["image"])  # view[i, j]: i = right + 3, j = 6 - ahead
+    for ahead in range(1, 4):
+        for right in range(-3, 4):
+            if view[right + 3, 6 - ahead, 0] != OBJECT_TO_IDX["unseen"]:
+                assert tuple(crop[radius - ahead, radius + right]) == tuple(view[right + 3, 6 - ahead])

@@ -6,15 +6,11 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from foreman.envs import make_env
 from foreman.orchestrator import Agent, AgentConfig, describe_result
 from foreman.planner import LLMPlanner, PrivilegedReferencePlanner
-from foreman.skills import SkillLibrary
-from foreman.skills.train import TrainConfig, train
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory):
-    root = tmp_path_factory.mktemp("library")
-    train(TrainConfig(skill="go_to", demos=60, epochs=2, hidden=32, eval_episodes=2, library=root, logdir=None))
-    return SkillLibrary(root)
+def library(tiny_library):
+    return tiny_library
 
 
 def fake_planner(*responses):
@@ -66,3 +62,27 @@ def test_skills_run_within_their_budgets_and_steps_add_up(library, seed):
     if not result.success:
         assert result.subgoals[-1].status == "ran out of steps" or result.end_reason != "success"
     assert result.mission in describe_result(result)
+
+
+class RaisingPlanner:
+    def plan(self, request):
+        raise RuntimeError("the model server went away")
+
+
+def test_a_planner_that_raises_ends_the_episode_with_a_recorded_reason(library):
+    result = Agent(RaisingPlanner(), library).run(make_env("BabyAI-GoToLocal-v0"), seed=1)
+    assert result.end_reason == "planning failed" and not result.success
+    assert "RuntimeError: the model server went away" in result.plans[0].failure
+
+
+def test_a_skill_that_raises_fails_its_subgoal_and_the_agent_replans(library):
+    env = make_env("BabyAI-GoToLocal-v0")
+    agent = Agent(PrivilegedReferencePlanner(env), library, AgentConfig(max_replans=1))
+
+    def broken(memory, subgoal):
+        raise ValueError("NaN in the policy")
+
+    agent.skills["go_to"].act = broken
+    result = agent.run(env, seed=1)
+    assert result.end_reason == "replan budget" and len(result.subgoals) == 2
+    assert all(r.status == "failed" and "ValueError: NaN in the policy" in r.reason for r in result.subgoals)

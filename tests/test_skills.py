@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from foreman.cli import main
-from foreman.envs import make_env
+from foreman.envs import AgentMemory, make_env
 from foreman.skills import SkillLibrary, SkillLoadError, SkillNetwork
 from foreman.skills.ppo import PPOConfig, finetune
 from foreman.skills.train import TrainConfig, clone_loss, collect_demos, train
@@ -16,9 +16,18 @@ from foreman.skills.train import TrainConfig, clone_loss, collect_demos, train
 
 @pytest.fixture(scope="module")
 def demos():
-    episodes, frames = collect_demos("Foreman-PutNextLocal-v0", range(24))
-    assert len(episodes) == 24 and frames == sum(len(e.actions) for e in episodes)
-    return episodes
+    frames, kept, seen = collect_demos("Foreman-PutNextLocal-v0", range(24))
+    assert (
+        kept == 24 and seen == len(frames["action"]) and set(frames) == {"cells", "flags", "coarse", "vector", "action"}
+    )
+    return frames
+
+
+def test_demos_from_two_workers_are_the_demos_from_one():
+    one, kept_one, seen_one = collect_demos("Foreman-GoToLocal-v0", range(10))
+    two, kept_two, seen_two = collect_demos("Foreman-GoToLocal-v0", range(10), workers=2)
+    assert (kept_one, seen_one) == (kept_two, seen_two)
+    assert all(np.array_equal(one[k], two[k]) for k in one)
 
 
 def test_a_training_step_changes_every_parameter_and_stays_finite(demos):
@@ -52,7 +61,19 @@ def test_cloning_lowers_the_loss(demos):
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     library = tmp_path_factory.mktemp("library")
-    config = TrainConfig(skill="go_to", demos=40, epochs=1, hidden=32, eval_episodes=5, library=library, logdir=None)
+    config = TrainConfig(
+        skill="go_to",
+        env_id="Foreman-GoToLocal-v0",
+        demos=40,
+        epochs=1,
+        hidden=32,
+        workers=1,
+        dagger_episodes=6,
+        dagger_epochs=1,
+        eval_episodes=5,
+        library=library,
+        logdir=None,
+    )
     card = train(config)
     return library, card
 
@@ -61,6 +82,7 @@ def test_train_saves_a_card_that_describes_the_run(trained):
     library, card = trained
     assert card.name == "go_to" and card.subgoal == "go_to" and card.network == {"hidden": 32}
     assert card.training.env_id == "Foreman-GoToLocal-v0" and 0 < card.training.demos <= 40
+    assert card.training.frames > card.training.demos and card.training.dagger_episodes == 6
     assert card.evaluation.episodes == 5 and card.evaluation.seeds == (10_000_000, 10_000_004)
     assert [c.name for c in SkillLibrary(library).cards()] == ["go_to"]
 
@@ -68,24 +90,34 @@ def test_train_saves_a_card_that_describes_the_run(trained):
 def test_save_then_load_gives_identical_action_distributions(trained):
     library, _ = trained
     first, second = SkillLibrary(library).load("go_to"), SkillLibrary(library).load("go_to")
-    env = make_env("Foreman-GoToLocal-v0", seed=3)
-    obs, _ = env.reset()
+    env, memory = _started("Foreman-GoToLocal-v0", seed=3)
     subgoal = env.unwrapped.subgoal
     for action in (2, 1, 2):
-        assert torch.equal(first.action_distribution(obs, subgoal), second.action_distribution(obs, subgoal))
-        assert first.act(obs, subgoal) == second.act(obs, subgoal)
+        assert torch.equal(first.action_distribution(memory, subgoal), second.action_distribution(memory, subgoal))
+        assert first.act(memory, subgoal) == second.act(memory, subgoal)
         obs, *_ = env.step(action)
+        memory.observe(obs, action)
 
 
-def test_value_leaves_the_memory_alone(trained):
+def _started(env_id: str, seed: int):
+    env = make_env(env_id, seed=seed)
+    obs, _ = env.reset()
+    memory = AgentMemory()
+    memory.observe(obs)
+    return env, memory
+
+
+def test_value_and_act_leave_the_memory_alone(trained):
     library, _ = trained
     skill = SkillLibrary(library).load("go_to")
-    env = make_env("Foreman-GoToLocal-v0", seed=4)
-    obs, _ = env.reset()
+    env, memory = _started("Foreman-GoToLocal-v0", seed=4)
     subgoal = env.unwrapped.subgoal
-    before = skill.action_distribution(obs, subgoal)
-    assert np.isfinite(skill.value(obs, subgoal))
-    assert torch.equal(before, skill.action_distribution(obs, subgoal))
+    grid = memory.grid.copy()
+    before = skill.action_distribution(memory, subgoal)
+    assert np.isfinite(skill.value(memory, subgoal))
+    skill.act(memory, subgoal)
+    assert torch.equal(before, skill.action_distribution(memory, subgoal))
+    assert np.array_equal(grid, memory.grid)
 
 
 def _copy(trained, tmp_path):
@@ -147,10 +179,9 @@ def test_a_dropped_in_skill_is_listed_without_code_changes(trained, tmp_path, ca
 def test_a_skill_refuses_a_subgoal_of_another_kind(trained):
     library, _ = trained
     skill = SkillLibrary(library).load("go_to")
-    env = make_env("Foreman-PickupLocal-v0", seed=1)
-    obs, _ = env.reset()
+    env, memory = _started("Foreman-PickupLocal-v0", seed=1)
     with pytest.raises(ValueError, match="executes 'go_to', not 'pick_up'"):
-        skill.act(obs, env.unwrapped.subgoal)
+        skill.act(memory, env.unwrapped.subgoal)
 
 
 def test_a_ppo_update_changes_every_parameter_and_stays_finite():
@@ -160,3 +191,35 @@ def test_a_ppo_update_changes_every_parameter_and_stays_finite():
     stats = finetune(network, "Foreman-GoToLocal-v0", PPOConfig(frames=64, envs=4, rollout=16, epochs=1, minibatch=64))
     assert stats.frames == 64 and all(np.isfinite([stats.policy_loss, stats.value_loss, stats.entropy]))
     assert [k for k, v in network.state_dict().items() if torch.equal(v, before[k])] == []
+
+
+def test_the_teacher_puts_down_what_it_holds_before_a_pickup_and_then_succeeds():
+    from foreman.skills.train import Teacher
+
+    env = make_env("Foreman-Pickup-v0")
+    held = 0
+    for seed in range(30):
+        env.reset(seed=seed)
+        carried = env.unwrapped.carrying
+        teacher, action, done, actions = Teacher(env), None, False, []
+        while not done:
+            action = teacher.act(action)
+            actions.append(action)
+            _, reward, terminated, truncated, _ = env.step(action)
+            done = terminated or truncated
+        assert reward > 0
+        if carried is not None:
+            held += 1
+            assert actions.index(4) < actions.index(3)  # drop comes before pickup
+    assert held >= 3
+
+
+def test_dagger_labels_the_states_the_skill_visits(trained):
+    from foreman.skills.train import collect_labels
+
+    library, _ = trained
+    skill = SkillLibrary(library).load("go_to")
+    labels, seen = collect_labels(skill, "Foreman-GoToLocal-v0", range(3))
+    assert 0 < len(labels["action"]) <= seen
+    assert set(labels) == {"cells", "flags", "coarse", "vector", "action"}
+    assert labels["action"].max() < 6

@@ -1,0 +1,100 @@
+"""What a skill sees: the agent's memory map around it, in its own frame, and its subgoal.
+
+A skill acts from the agent's :class:`~foreman.envs.AgentMemory`, which is built from egocentric
+views only (the agent's own memory, no env state). Each step it is cut into:
+
+- ``cells``: the 15x15 cells around the agent (MiniGrid codes: type, colour, state), ahead up;
+- ``flags``: for those cells, visited before / fits the subgoal's target / fits its ``next_to``;
+- ``coarse``: a 45x45 neighbourhood pooled 3x3 into 15x15 counts of unseen, wall, door, object,
+  target, next-to and visited cells, so rooms far away and unexplored space stay in view;
+- ``vector``: the subgoal (kind, descriptions), what is carried, and the offset to the nearest
+  remembered target and next-to object, which may lie beyond both maps.
+
+Matching a description against the map (colour, type, BabyAI's start-relative locations) is the
+memory's job (:meth:`AgentMemory.matching`); choosing actions is the network's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+
+from foreman.envs import COLORS, LOCATIONS, OBJECT_TYPES, SUBGOAL_KINDS, AgentMemory, ObjectDesc, Subgoal
+
+FINE_RADIUS = 7
+COARSE_RADIUS = 22
+POOL = 3
+FINE = 2 * FINE_RADIUS + 1
+COARSE = (2 * COARSE_RADIUS + 1) // POOL
+COARSE_CHANNELS = 7
+_REACH = 20.0  # offsets to remembered objects are scaled by this
+_OBJECTS = [OBJECT_TO_IDX[t] for t in ("key", "ball", "box")]
+
+
+def _desc_features(desc: ObjectDesc | None) -> list[float]:
+    present = [1.0 if desc is not None else 0.0]
+    color = [float(desc is not None and desc.color == c) for c in COLORS]
+    kind = [float(desc is not None and desc.type == t) for t in OBJECT_TYPES]
+    location = [float(desc is not None and desc.location == loc) for loc in LOCATIONS]
+    return present + color + kind + location
+
+
+def encode_subgoal(subgoal: Subgoal) -> np.ndarray:
+    """A fixed-size vector: the subgoal kind one-hot, then its target and next-to descriptions."""
+    kind = [float(subgoal.kind == k) for k in SUBGOAL_KINDS]
+    target = getattr(subgoal, "target", None)
+    next_to = getattr(subgoal, "next_to", None)
+    return np.asarray(kind + _desc_features(target) + _desc_features(next_to), dtype=np.float32)
+
+
+SUBGOAL_FEATURES = len(SUBGOAL_KINDS) + 2 * len(_desc_features(None))
+VECTOR = SUBGOAL_FEATURES + len(OBJECT_TYPES) + len(COLORS) + 6
+
+
+def _nearest(memory: AgentMemory, match: np.ndarray) -> list[float]:
+    """Present flag and (ahead, right) offset, scaled, of the nearest matching cell."""
+    cells = np.argwhere(match) - AgentMemory.SIZE // 2
+    if len(cells) == 0:
+        return [0.0, 0.0, 0.0]
+    ahead, right = memory.egocentric(cells)
+    nearest = int(np.argmin(np.abs(ahead) + np.abs(right)))
+    return [1.0, ahead[nearest] / _REACH, right[nearest] / _REACH]
+
+
+def observe(memory: AgentMemory, subgoal: Subgoal) -> dict[str, np.ndarray]:
+    """The network's input for one step (arrays without a batch axis)."""
+    target = getattr(subgoal, "target", None)
+    next_to = getattr(subgoal, "next_to", None)
+    size = AgentMemory.SIZE
+    target_match = memory.matching(target) if target is not None else np.zeros((size, size), dtype=bool)
+    next_match = memory.matching(next_to) if next_to is not None else np.zeros((size, size), dtype=bool)
+    layers = np.stack([memory.visited, target_match, next_match], axis=2).astype(np.uint8)
+    cells = memory.crop(memory.grid, FINE_RADIUS)
+    flags = memory.crop(layers, FINE_RADIUS)
+    wide = memory.crop(np.concatenate([memory.grid[:, :, :1], layers], axis=2), COARSE_RADIUS)
+    kind = wide[:, :, 0]
+    channels = np.stack(
+        [
+            kind == OBJECT_TO_IDX["unseen"],
+            kind == OBJECT_TO_IDX["wall"],
+            kind == OBJECT_TO_IDX["door"],
+            np.isin(kind, _OBJECTS),
+            wide[:, :, 2] > 0,
+            wide[:, :, 3] > 0,
+            wide[:, :, 1] > 0,
+        ],
+        axis=2,
+    ).astype(np.uint8)
+    span = COARSE * POOL
+    coarse = channels[:span, :span].reshape(COARSE, POOL, COARSE, POOL, COARSE_CHANNELS).sum(axis=(1, 3))
+    carried = memory.carried_code
+    vector = np.concatenate(
+        [
+            encode_subgoal(subgoal),
+            [float(carried[0] == OBJECT_TO_IDX[t]) for t in OBJECT_TYPES],
+            [float(carried[0] in _OBJECTS and carried[1] == COLOR_TO_IDX[c]) for c in COLORS],
+            _nearest(memory, target_match),
+            _nearest(memory, next_match),
+        ]
+    ).astype(np.float32)
+    return {"cells": cells, "flags": flags, "coarse": coarse.astype(np.uint8), "vector": vector}

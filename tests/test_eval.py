@@ -1,0 +1,139 @@
+"""foreman eval: summaries, goals files, resume after a kill, ablations, determinism."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from foreman.bench import agent as agent_bench
+from foreman.bench.agent import EvalConfig, GoalsFileError, episode_specs, run
+from foreman.cli import main
+from foreman.traces import episodes, read_trace
+
+
+@pytest.fixture
+def tiny(monkeypatch, tiny_library):
+    """Evals in this file use the small test library instead of the shipped one."""
+    monkeypatch.setattr(agent_bench, "SkillLibrary", lambda: tiny_library)
+
+
+def _config(tmp_path, **kw):
+    return EvalConfig(
+        **({"env_id": "BabyAI-GoToLocal-v0", "episodes": 3, "planner": "reference", "out": tmp_path} | kw)
+    )
+
+
+def test_eval_summarises_and_writes_rows_and_a_trace(tiny, tmp_path):
+    [summary] = run(_config(tmp_path), progress=False)
+    for key in (
+        "episodes",
+        "success_rate",
+        "success_ci",
+        "mean_steps",
+        "median_llm_calls",
+        "mean_prompt_tokens",
+        "median_wall_s",
+        "per_episode",
+        "failures",
+        "p95_steps",
+    ):
+        assert key in summary
+    assert summary["episodes"] == 3 and summary["seeds"] == [2_000_000, 2_000_002]
+    assert "reference (privileged)" in summary["agent"]
+    low, high = summary["success_ci"]
+    assert low <= summary["success_rate"] <= high
+    rows = [json.loads(line) for line in (tmp_path / "episodes.jsonl").read_text().splitlines()]
+    assert [r["index"] for r in rows] == [0, 1, 2]
+    assert sorted(episodes(read_trace(tmp_path / "trace.jsonl").events)) == [0, 1, 2]
+    with pytest.raises(Exception, match="--resume"):
+        run(_config(tmp_path), progress=False)
+
+
+def test_same_seeds_same_config_same_results(tiny, tmp_path):
+    first = run(_config(tmp_path / "a"), progress=False)[0]["per_episode"]
+    second = run(_config(tmp_path / "b"), progress=False)[0]["per_episode"]
+    strip = lambda rows: [{k: v for k, v in r.items() if k != "wall_s"} for r in rows]  # noqa: E731
+    assert strip(first) == strip(second)
+
+
+def test_resume_runs_only_what_is_missing(tiny, tmp_path):
+    run(_config(tmp_path, episodes=2), progress=False)
+    lines = (tmp_path / "episodes.jsonl").read_text().splitlines()
+    (tmp_path / "episodes.jsonl").write_text(lines[0] + "\n" + lines[1][:20])  # killed while writing row 1
+    [summary] = run(_config(tmp_path, episodes=4, resume=True), progress=False)
+    assert [r["index"] for r in summary["per_episode"]] == [0, 1, 2, 3]
+    starts = [e for e in read_trace(tmp_path / "trace.jsonl").events if e.event == "episode_start"]
+    assert [e.episode for e in starts] == [0, 1, 1, 2, 3]  # episode 0 was not run again
+
+
+def test_goals_file(tiny, tmp_path):
+    goals = tmp_path / "goals.jsonl"
+    goals.write_text(
+        json.dumps({"env_id": "BabyAI-GoToLocal-v0", "seed": 5, "goal": "walk over to the ball"})
+        + "\n"
+        + json.dumps({"env_id": "BabyAI-GoToObj-v0", "seed": 6, "goal": "find the key"})
+        + "\n"
+    )
+    summaries = run(_config(tmp_path / "run", goals=goals), progress=False)
+    assert [s["level"] for s in summaries] == ["BabyAI-GoToLocal-v0", "BabyAI-GoToObj-v0"]
+    assert summaries[0]["per_episode"][0]["goal"] == "walk over to the ball"
+    goals.write_text('{"env_id": "BabyAI-GoToLocal-v0"}\n')
+    with pytest.raises(GoalsFileError, match="goals.jsonl:1: expected"):
+        episode_specs(_config(tmp_path, goals=goals))
+    goals.write_text('{"env_id": "BabyAI-Nope-v0", "seed": 1}\n')
+    with pytest.raises(Exception, match="unknown env id"):
+        episode_specs(_config(tmp_path, goals=goals))
+
+
+def test_bot_baseline_and_bot_skills(tiny, tmp_path):
+    [bot] = run(_config(tmp_path / "bot", env_id="BabyAI-BossLevel-v0", baseline="bot"), progress=False)
+    assert bot["success_rate"] == 1.0 and bot["median_llm_calls"] == 0 and "bot alone" in bot["agent"]
+    [oracle] = run(_config(tmp_path / "oracle", env_id="BabyAI-GoToLocal-v0", skills="bot"), progress=False)
+    assert oracle["success_rate"] == 1.0 and "skills bot (privileged)" in oracle["agent"]
+
+
+def test_injected_faults_are_recorded_and_the_eval_goes_on(tiny, tmp_path):
+    [summary] = run(_config(tmp_path, skills="bot", fault_rate=1.0, max_replans=1), progress=False)
+    assert summary["episodes"] == 3 and "faults 100%" in summary["agent"]
+    assert all(r["failures"] for r in summary["per_episode"] if not r["success"])
+
+
+def test_eval_cli_rejects_unknown_levels(capsys):
+    assert main(["eval", "--env", "BabyAI-Nope-v0"]) == 2
+    assert "unknown env id" in capsys.readouterr().err
+
+
+def test_kill_9_loses_at_most_the_episode_in_flight_and_resume_completes(tmp_path):
+    """With the shipped skills and the reference planner (no language model), in a subprocess."""
+    command = [
+        sys.executable,
+        "-m",
+        "foreman.cli",
+        "eval",
+        "--env",
+        "BabyAI-GoToLocal-v0",
+        "--episodes",
+        "30",
+        "--planner",
+        "reference",
+        "--out",
+        str(tmp_path),
+        "--json",
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    rows = tmp_path / "episodes.jsonl"
+    deadline = time.time() + 120
+    while time.time() < deadline and (not rows.exists() or len(rows.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    os.kill(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(rows.read_text().splitlines())
+    assert 3 <= done < 30
+    finished = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr
+    summary = json.loads(finished.stdout)
+    assert [r["index"] for r in summary["per_episode"]] == list(range(30))
