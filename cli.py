@@ -183,6 +183,7 @@ def _eval_config(args: argparse.Namespace):
         fault_rate=args.fault_rate,
         out=args.out,
         resume=args.resume,
+        trace=args.trace,
     )
 
 
@@ -486,6 +487,7 @@ def _eval_arguments(parser: argparse.ArgumentParser, models: list[str]) -> None:
     parser.add_argument("--fault-rate", dest="fault_rate", type=float, default=0.0, help="injected skill faults")
     parser.add_argument("--out", type=Path, help="run folder (default: runs/eval/<from the options>)")
     parser.add_argument("--resume", action="store_true", help="continue an interrupted eval in its run folder")
+    parser.add_argument("--trace", type=Path, help="trace file (default: trace.jsonl in the run folder)")
     parser.add_argument("--json", action="store_true")
 
 

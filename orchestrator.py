@@ -149,13 +149,16 @@ class Agent:
                     reason="replan" if history else "initial",
                     template="",
                 )
+            unknown = sorted({s.kind for s in result.plan or []} - set(self.skills))
+            if unknown:  # a planner that skips validation against the cards (or a foreign one)
+                result = result.model_copy(update={"plan": None, "failure": f"no skill executes {', '.join(unknown)}"})
             plans.append(result)
             emit.plan(result, why)
             if result.plan is None:
                 end = "planning failed"
                 break
             for step, subgoal in enumerate(result.plan):
-                skill = self.skills[subgoal.kind]  # plans are validated against these skills' cards
+                skill = self.skills[subgoal.kind]
                 emit(
                     SubgoalStart,
                     index=len(records),

@@ -54,6 +54,8 @@ class EvalConfig:
     out: Path | None = None
     """run folder (default: runs/eval/<a name made from this config>)"""
     resume: bool = False
+    trace: Path | None = None
+    """trace file (default: trace.jsonl in the run folder)"""
 
     @property
     def label(self) -> str:
@@ -233,7 +235,7 @@ def run(config: EvalConfig, progress: bool = True) -> list[dict]:
     rows = {r["index"]: r for r in _done_rows(rows_path)}
     runner = _Runner(config)
     todo = [i for i in range(len(specs)) if i not in rows]
-    with TraceWriter(folder / "trace.jsonl") as trace, rows_path.open("a") as out:
+    with TraceWriter(config.trace or folder / "trace.jsonl") as trace, rows_path.open("a") as out:
         if out.tell() and not rows_path.read_bytes().endswith(b"\n"):
             out.write("\n")
         for index in tqdm(todo, desc=config.label, unit="episode", disable=not progress):

@@ -1,6 +1,9 @@
 import json
 
+import pytest
+
 from foreman.cli import main
+from foreman.envs import make_env
 
 
 def test_describe_prints_mission_clauses_and_knowledge(capsys):
@@ -38,3 +41,20 @@ def test_envs_lists_foreman_ids(capsys):
     assert main(["envs", "--prefix", "Foreman-", "--json"]) == 0
     ids = json.loads(capsys.readouterr().out)
     assert len(ids) == 12 and "Foreman-PutNextLocal-v0" in ids and "Foreman-MixedTestLocal-v0" in ids
+
+
+def test_skills_eval_reports_success_on_the_seeds_asked(capsys):
+    assert main(["skills", "eval", "go_to", "--episodes", "3", "--seed", "5", "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["skill"] == "go_to" and record["episodes"] == 3 and record["seeds"] == [5, 7]
+    assert 0 <= record["success_rate"] <= 1 and record["env_id"] == "Foreman-GoTo-v0"
+
+
+def test_run_without_env_finds_a_level_whose_mission_is_the_goal_or_says_what_to_do():
+    from foreman.envs.levels import NoMatchingLevelError, find_level
+
+    env_id, seed = find_level("go to the red ball")
+    obs, _ = make_env(env_id).reset(seed=seed)
+    assert obs["mission"] == "go to the red ball"
+    with pytest.raises(NoMatchingLevelError, match="not a BabyAI mission.*--env"):
+        find_level("fetch me a coffee")

@@ -137,3 +137,13 @@ def test_kill_9_loses_at_most_the_episode_in_flight_and_resume_completes(tmp_pat
     assert finished.returncode == 0, finished.stderr
     summary = json.loads(finished.stdout)
     assert [r["index"] for r in summary["per_episode"]] == list(range(30))
+
+
+def test_the_balrog_suite_runs_every_task_kind_and_averages_them(tmp_path):
+    config = EvalConfig(suite="balrog-babyai", split="test", episodes=2, seed=7, baseline="bot", out=tmp_path)
+    specs = episode_specs(config)
+    assert len(specs) == 10 and {s.task for s in specs} == {"goto", "pickup", "open", "putnext", "pick_up_seq_go_to"}
+    summaries = run(config, progress=False)
+    assert [s["level"] for s in summaries][-1] == "balrog-babyai (test) overall"
+    assert summaries[-1]["episodes"] == 10 and summaries[-1]["success_rate"] == 1.0
+    assert summaries[0]["level"] == "Foreman-MixedTestLocal-v0:goto" and summaries[0]["mean_steps"] <= 100

@@ -1,6 +1,8 @@
 """The agent loop with LangChain fake chat models and small skills trained in the test."""
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from foreman.envs import make_env
@@ -86,3 +88,26 @@ def test_a_skill_that_raises_fails_its_subgoal_and_the_agent_replans(library):
     result = agent.run(env, seed=1)
     assert result.end_reason == "replan budget" and len(result.subgoals) == 2
     assert all(r.status == "failed" and "ValueError: NaN in the policy" in r.reason for r in result.subgoals)
+
+
+def test_a_plan_step_no_skill_executes_is_a_recorded_planning_failure(library):
+    env = make_env("BabyAI-PickupLoc-v0")  # the library has go_to only; the reference plans pick_up
+    result = Agent(PrivilegedReferencePlanner(env), library).run(env, seed=1)
+    assert result.end_reason == "planning failed" and result.plans[0].failure == "no skill executes pick_up"
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(goal=st.text(max_size=600), reply=st.text(max_size=200))
+def test_any_goal_and_any_model_reply_end_the_episode_with_a_recorded_reason(library, goal, reply):
+    planner = LLMPlanner(FakeListChatModel(responses=[reply or " "] * 20), max_retries=1)
+    agent = Agent(planner, library, AgentConfig(subgoal_steps=5, max_replans=1))
+    result = agent.run(make_env("BabyAI-GoToLocal-v0"), goal=goal, seed=3)
+    assert result.end_reason in (
+        "success",
+        "env failure",
+        "env step limit",
+        "planning failed",
+        "replan budget",
+        "llm call budget",
+    )
+    assert result.llm_calls <= 4 and result.steps <= 10
