@@ -32,7 +32,6 @@ from foreman.planner.llama_chat import LlamaCppChat
 from foreman.planner.plan import (
     PlanParser,
     SkillSpec,
-    coverage_problem,
     format_step,
     noun_phrases,
     plan_grammar,
@@ -217,7 +216,6 @@ class LLMPlanner:
         if self.grammar:
             said = [goal] + [f"{o.subgoal.to_text()}: {o.reason}" for o in request.history]
             options["grammar"] = plan_grammar(request.skills, noun_phrases(" | ".join(said)))
-        uncovered: list[Subgoal] | None = None
         for _ in range(1 + self.max_retries):
             started = time.perf_counter()
             reply = self.model.invoke(messages, **options)
@@ -230,22 +228,14 @@ class LLMPlanner:
             )
             result.attempts.append(attempt)
             try:
-                plan = parser.parse(attempt.raw)
+                result.plan = parser.parse(attempt.raw)
+                return result
             except OutputParserException as error:
                 attempt.error = error.observation
-            else:
-                attempt.error = None if request.history else coverage_problem(plan, goal)
-                if attempt.error is None:
-                    result.plan = plan
-                    return result
-                uncovered = plan  # valid, but it seems to leave part of the goal out
             messages = [
                 *messages,
                 AIMessage(content=attempt.raw),
                 HumanMessage(content=self.prompts.retry.format(error=attempt.error)),
             ]
-        if uncovered is not None:  # the coverage check is advice: free-form goals may name extra objects
-            result.plan = uncovered
-            return result
         result.failure = f"no valid plan after {len(result.attempts)} attempts: {result.attempts[-1].error}"
         return result

@@ -155,25 +155,6 @@ def noun_phrases(text: str) -> list[str]:
     return found
 
 
-def _arguments(subgoal: Subgoal) -> list[str]:
-    return [d.to_text() for d in (getattr(subgoal, "target", None), getattr(subgoal, "next_to", None)) if d]
-
-
-def coverage_problem(plan: Sequence[Subgoal], goal: str) -> str | None:
-    """Why a first plan does not cover its goal, or None: every object description the goal
-    writes must appear in the plan, and a step may repeat only as often as the goal says it."""
-    text = " ".join(_WORD.findall(goal.lower()))
-    used = [a for step in plan for a in _arguments(step)]
-    missing = [p for p in noun_phrases(goal) if p not in used]
-    if missing:
-        return f"the plan leaves out {', '.join(missing)}: every object the goal names must appear in the plan"
-    for number, step in enumerate(plan):
-        repeats = sum(other == step for other in plan[: number + 1])
-        if repeats > 1 and repeats > min(text.count(a) for a in _arguments(step) or ["?"]):
-            return f"step {number + 1} repeats an earlier step, but the goal asks for it once"
-    return None
-
-
 def _phrase_rule(name: str, phrases: Sequence[str], keep, general: str) -> str:
     fitting = [p for p in phrases if keep(parse_object(p))]
     if not fitting:

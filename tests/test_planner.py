@@ -166,31 +166,3 @@ def test_privileged_reference_planner_flattens_the_env_tree(seed):
     replan = planner.plan(PlanRequest(goal="anything", skills=SPECS, history=[done]))
     assert replan.plan == result.plan[1:]
     assert isinstance(tree, (GoTo, PickUp, Open, PutNext)) == (len(result.plan) == 1)
-
-
-def test_a_plan_that_leaves_out_an_object_of_the_goal_is_retried():
-    model = FakeListChatModel(
-        responses=["pick_up(a ball)\npick_up(a ball)", "pick_up(a ball)\npick_up(the yellow box)"]
-    )
-    result = LLMPlanner(model).plan(PlanRequest(goal="pick up a ball, then pick up the yellow box", skills=SPECS))
-    assert [s.to_text() for s in result.plan] == ["pick up a ball", "pick up the yellow box"]
-    assert "leaves out the yellow box" in result.attempts[0].error and result.attempts[1].error is None
-
-
-def test_a_repeated_step_the_goal_asks_for_once_is_retried_but_twice_is_fine():
-    twice = "open a purple door and open a purple door after you open a door on your right"
-    plan = "open(a door on your right)\nopen(a purple door)\nopen(a purple door)"
-    result = LLMPlanner(FakeListChatModel(responses=[plan])).plan(PlanRequest(goal=twice, skills=SPECS))
-    assert len(result.plan) == 3 and len(result.attempts) == 1
-    once = "pick up a ball and go to the red door"
-    model = FakeListChatModel(responses=["pick_up(a ball)\npick_up(a ball)\ngo_to(the red door)"] * 3)
-    result = LLMPlanner(model).plan(PlanRequest(goal=once, skills=SPECS))
-    assert "repeats an earlier step" in result.attempts[0].error
-
-
-def test_coverage_is_advice_a_free_form_goal_still_gets_its_plan():
-    goal = "find the red ball near the blue door"
-    model = FakeListChatModel(responses=["go_to(the red ball)"] * 3)
-    result = LLMPlanner(model).plan(PlanRequest(goal=goal, skills=SPECS))
-    assert [s.to_text() for s in result.plan] == ["go to the red ball"] and len(result.attempts) == 3
-    assert result.failure is None
