@@ -41,8 +41,9 @@ EndReason = Literal["success", "env failure", "env step limit", "planning failed
 
 @dataclass(frozen=True)
 class AgentConfig:
-    subgoal_steps: int = 150
-    """env steps one subgoal may take before it counts as failed"""
+    subgoal_steps: int | None = None
+    """env steps one subgoal may take before it counts as failed; None: twice the mean steps on
+    the skill's card (its evaluation level), and at least 150"""
     max_replans: int = 3
     max_llm_calls: int = 8
 
@@ -228,7 +229,8 @@ class Agent:
         actions: list[int] = []
         reward, env_end = 0.0, None
         raised = ""
-        while detector.status == "continue" and len(actions) < self.config.subgoal_steps:
+        budget = _step_budget(skill, self.config.subgoal_steps)
+        while detector.status == "continue" and len(actions) < budget:
             try:
                 action = skill.act(memory, subgoal)
             except Exception as error:  # a broken skill fails its subgoal, recorded, and the agent replans
@@ -256,6 +258,13 @@ class Agent:
             subgoal=subgoal, skill=skill.name, status=status, reason=reason, steps=len(actions), actions=actions
         )
         return record, detector.status, obs, reward, env_end
+
+
+def _step_budget(skill: Skill, fixed: int | None) -> int:
+    if fixed is not None:
+        return fixed
+    evaluation = getattr(getattr(skill, "card", None), "evaluation", None)
+    return max(150, round(2 * evaluation.mean_steps)) if evaluation else 150
 
 
 def _value(skill: Skill, memory: AgentMemory, subgoal: Subgoal) -> float | None:

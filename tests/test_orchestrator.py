@@ -111,3 +111,11 @@ def test_any_goal_and_any_model_reply_end_the_episode_with_a_recorded_reason(lib
         "llm call budget",
     )
     assert result.llm_calls <= 4 and result.steps <= 10
+
+
+def test_the_default_step_budget_follows_the_skill_card(library):
+    from foreman.orchestrator import _step_budget
+
+    skill = library.load("go_to")
+    mean = skill.card.evaluation.mean_steps
+    assert _step_budget(skill, None) == max(150, round(2 * mean)) and _step_budget(skill, 7) == 7
