@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Literal
 
 import gymnasium as gym
+import numpy as np
 from pydantic import BaseModel, Field
 
 from foreman.envs import AgentMemory, Subgoal, SubgoalDetector, current_pose
@@ -44,6 +45,9 @@ class AgentConfig:
     subgoal_steps: int | None = None
     """env steps one subgoal may take before it counts as failed; None: twice the mean steps on
     the skill's card (its evaluation level), and at least 150"""
+    stall_steps: int = 8
+    """a subgoal whose actions have changed nothing the agent sees for this many steps in a row
+    (toggling a locked door, walking into a wall) stops, so the planner hears why sooner"""
     max_replans: int = 3
     max_llm_calls: int = 8
 
@@ -228,18 +232,21 @@ class Agent:
         skill.reset()
         actions: list[int] = []
         reward, env_end = 0.0, None
-        raised = ""
+        raised, unchanged = "", 0
         budget = _step_budget(skill, self.config.subgoal_steps)
-        while detector.status == "continue" and len(actions) < budget:
+        while detector.status == "continue" and len(actions) < budget and unchanged < self.config.stall_steps:
             try:
                 action = skill.act(memory, subgoal)
             except Exception as error:  # a broken skill fails its subgoal, recorded, and the agent replans
                 raised = f"the skill raised {type(error).__name__}: {error}"
                 break
+            before = (obs["image"], obs["direction"])
             obs, reward, terminated, truncated, _ = env.step(action)
             memory.observe(obs, action)
             detector.step(action)
             actions.append(action)
+            same = np.array_equal(before[0], obs["image"]) and before[1] == obs["direction"]
+            unchanged = unchanged + 1 if same else 0
             if terminated:
                 env_end = "success" if reward > 0 else "env failure"
                 break

@@ -119,3 +119,13 @@ def test_the_default_step_budget_follows_the_skill_card(library):
     skill = library.load("go_to")
     mean = skill.card.evaluation.mean_steps
     assert _step_budget(skill, None) == max(150, round(2 * mean)) and _step_budget(skill, 7) == 7
+
+
+def test_a_subgoal_whose_actions_change_nothing_stops_early_and_says_why(library):
+    env = make_env("Foreman-MixedTrainLocal-v0", task="open")
+    agent = Agent(PrivilegedReferencePlanner(env), library, AgentConfig(stall_steps=4, max_replans=0))
+    agent.skills["open"] = agent.skills["go_to"]  # stand-in skill object
+    agent.skills["open"].act = lambda memory, subgoal: 5  # toggle, toggle, ... on whatever is ahead
+    agent.skills["open"].card = agent.skills["open"].card.model_copy(update={"subgoal": "open"})
+    result = agent.run(env, seed=1)
+    assert result.subgoals[0].status == "ran out of steps" and result.subgoals[0].steps == 4
