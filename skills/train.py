@@ -23,7 +23,7 @@ from minigrid.utils.baby_ai_bot import BabyAIBot
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
-from foreman.envs import AgentMemory, make_env
+from foreman.envs import AgentMemory, Subgoal, make_env
 from foreman.skills.card import Evaluation, SkillCard, Training
 from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary
 from foreman.skills.network import N_ACTIONS, SkillNetwork
@@ -123,6 +123,14 @@ class Teacher:
         return int(Actions.drop if self.env.grid.get(*self.env.front_pos) is None else Actions.left)
 
 
+def _start(env, seed: int) -> tuple[Subgoal, Teacher, AgentMemory]:
+    """Reset to ``seed``; the episode's subgoal, a teacher for it, and the agent's memory."""
+    obs, _ = env.reset(seed=seed)
+    memory = AgentMemory()
+    memory.observe(obs)
+    return env.unwrapped.subgoal, Teacher(env), memory
+
+
 def _demos(env_id: str, seeds: range) -> tuple[Frames, int, int]:
     """One worker's share of :func:`collect_demos`."""
     torch.set_num_threads(1)
@@ -130,11 +138,7 @@ def _demos(env_id: str, seeds: range) -> tuple[Frames, int, int]:
     frames: dict[str, list] = {}
     kept, seen = 0, 0
     for seed in seeds:
-        obs, _ = env.reset(seed=seed)
-        subgoal = env.unwrapped.subgoal
-        teacher = Teacher(env)
-        memory = AgentMemory()
-        memory.observe(obs)
+        subgoal, teacher, memory = _start(env, seed)
         episode: dict[str, list] = {}
         action, reward, done = None, 0.0, False
         while not done:
@@ -178,11 +182,7 @@ def _labelled(skill: Skill, env_id: str, seeds: range, max_steps: int) -> tuple[
     frames: dict[str, list] = {}
     seen = 0
     for seed in seeds:
-        obs, _ = env.reset(seed=seed)
-        subgoal = env.unwrapped.subgoal
-        teacher = Teacher(env)
-        memory = AgentMemory()
-        memory.observe(obs)
+        subgoal, teacher, memory = _start(env, seed)
         taken, done = None, False
         for _ in range(max_steps):
             if done:
