@@ -66,8 +66,8 @@ def _describe(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from foreman.planner import LlamaCppChat, LLMPlanner, PlanRequest, format_plan, vocabulary_specs
-    from foreman.planner.weights import PACKAGED_MODELS
+    from foreman.planner import PlanRequest, format_plan, vocabulary_specs
+    from foreman.planner.builtin import builtin_planner
 
     observation, goal = "", args.goal
     if args.env:
@@ -81,7 +81,7 @@ def _plan(args: argparse.Namespace) -> int:
         print("foreman plan: give a GOAL, or --env to plan that env's own mission", file=sys.stderr)
         return 2
     specs = vocabulary_specs()
-    planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[args.model]))
+    planner = builtin_planner(args.planner, base_model=args.model)
     result = planner.plan(PlanRequest(goal=goal, skills=specs, observation=observation))
     record = {
         "goal": goal,
@@ -109,18 +109,18 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _bench_planner(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from foreman.bench.planner import LEVELS, PlannerBenchConfig, run, run_paraphrases, table
 
+    config = PlannerBenchConfig(episodes=args.episodes, seed=args.seed, planner=args.planner, model=args.model)
     if args.level == "paraphrases":
-        summaries = [run_paraphrases(args.model)]
+        summaries = [run_paraphrases(config)]
     else:
         levels = [f"BabyAI-{lvl}-v0" for lvl in LEVELS] if args.level == "all" else [args.level]
         for level in levels:
             make_env(level)  # an unknown id fails here, before the model loads
-        summaries = [
-            run(PlannerBenchConfig(level=level, episodes=args.episodes, seed=args.seed, model=args.model))
-            for level in levels
-        ]
+        summaries = [run(replace(config, level=level)) for level in levels]
     if args.json:
         print(json.dumps([{k: v for k, v in s.items() if k != "per_episode"} for s in summaries]))
     else:
@@ -139,8 +139,7 @@ def _run(args: argparse.Namespace) -> int:
     import time
 
     from foreman.orchestrator import Agent, describe_result
-    from foreman.planner import LlamaCppChat, LLMPlanner
-    from foreman.planner.weights import PACKAGED_MODELS
+    from foreman.planner.builtin import builtin_planner
     from foreman.skills import SkillLibrary
     from foreman.traces import TraceWriter, read_trace
     from foreman.traces.replay import replay
@@ -153,7 +152,7 @@ def _run(args: argparse.Namespace) -> int:
     args.env = args.env or "BabyAI-GoToLocal-v0"
     env = make_env(args.env)
     trace_path = args.trace or Path("runs/run") / f"{time.strftime('%Y%m%d-%H%M%S')}_{args.env}_{args.seed}.jsonl"
-    agent = Agent(LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[args.model])), SkillLibrary())
+    agent = Agent(builtin_planner(args.planner, base_model=args.model), SkillLibrary())
     with TraceWriter(trace_path) as trace:
         result = agent.run(env, goal=args.goal, seed=args.seed, trace=trace)
     if args.gif:
@@ -321,6 +320,101 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _finetune_data(args: argparse.Namespace) -> int:
+    from foreman.planner.tuning.data import DataRecipe, generate
+
+    out = args.output.open("w") if args.output else sys.stdout
+    for example in generate(DataRecipe(examples=args.examples, seed=args.seed)):
+        out.write(example.model_dump_json() + "\n")
+    if args.output:
+        out.close()
+    return 0
+
+
+def _finetune_sft(args: argparse.Namespace) -> int:
+    import shutil
+
+    from foreman.planner.tuning.adapter import ADAPTERS_DIR, CARD, WEIGHTS
+    from foreman.planner.tuning.data import DataRecipe
+    from foreman.planner.tuning.sft import SFTConfig, train_sft
+
+    recipe = DataRecipe(
+        **{k: getattr(args, k) for k in ("examples", "seed") if getattr(args, k) is not None},
+    )
+    options = ("name", "epochs", "batch_size", "lr", "rank", "alpha", "threads", "out")
+    config = SFTConfig(data=recipe, **{k: getattr(args, k) for k in options if getattr(args, k) is not None})
+    card = train_sft(config, progress=not args.json)
+    if args.install:
+        target = ADAPTERS_DIR / card.name
+        target.mkdir(parents=True, exist_ok=True)
+        for name in (WEIGHTS, "adapter_config.json", CARD):
+            shutil.copyfile(config.out / name, target / name)
+    print(
+        card.model_dump_json()
+        if args.json
+        else f"{card.name}: {card.training['steps']} steps on {card.training['examples']} examples "
+        f"({card.training['tokens']} tokens), final loss {card.training['final_loss']:.3f}, written to {config.out}"
+        + (f" and installed in {ADAPTERS_DIR / card.name}" if args.install else "")
+    )
+    return 0
+
+
+def _finetune_goals(args: argparse.Namespace) -> int:
+    from foreman.planner.llama_chat import LlamaCppChat
+    from foreman.planner.tuning.outcomes import OutcomeConfig, unlabeled_goals
+    from foreman.planner.weights import QWEN_CODER_1_5B
+
+    rewriter = LlamaCppChat(model=QWEN_CODER_1_5B, temperature=0.9, max_tokens=60)
+    goals = unlabeled_goals(OutcomeConfig(goals=args.goals, seed=args.seed), rewriter)
+    out = args.output.open("w") if args.output else sys.stdout
+    for goal in goals:
+        out.write(json.dumps({"env_id": goal.env_id, "seed": goal.seed, "goal": goal.goal, "mission": goal.mission}))
+        out.write("\n")
+    if args.output:
+        out.close()
+    return 0
+
+
+def _finetune_outcomes(args: argparse.Namespace) -> int:
+    import shutil
+
+    from foreman.orchestrator import Agent, AgentConfig
+    from foreman.planner.builtin import DEFAULT_ADAPTER
+    from foreman.planner.fixed import FixedPlanner
+    from foreman.planner.tuning.adapter import ADAPTERS_DIR, CARD, WEIGHTS
+    from foreman.planner.tuning.outcomes import OutcomeConfig, train_outcomes
+    from foreman.planner.tuning.sft import SFTConfig
+    from foreman.skills import SkillLibrary
+
+    agent = Agent(FixedPlanner([]), SkillLibrary(), AgentConfig(max_replans=0))
+    envs: dict = {}
+
+    def rollout(env_id: str, seed: int, goal: str, plan: list) -> bool:
+        agent.planner = FixedPlanner(plan)
+        return agent.run(envs.setdefault(env_id, make_env(env_id)), goal=goal, seed=seed).success
+
+    config = OutcomeConfig(
+        **{k: getattr(args, k) for k in ("goals", "seed", "samples") if getattr(args, k) is not None}
+    )
+    sft = SFTConfig(lr=args.lr, out=args.out)
+    adapter = args.adapter or DEFAULT_ADAPTER
+    card = train_outcomes(config, sft, adapter, rollout, progress=not args.json)
+    if args.install:
+        target = ADAPTERS_DIR / card.name
+        for name in (WEIGHTS, "adapter_config.json", CARD):
+            shutil.copyfile(sft.out / name, target / name)
+    outcomes = card.data["outcomes"]
+    print(
+        card.model_dump_json()
+        if args.json
+        else f"{outcomes['goals']} reworded goals: greedy plan succeeded {outcomes['greedy_success']:.1%}, "
+        f"some sampled plan {outcomes['any_success']:.1%}; trained on {outcomes['examples']} examples "
+        f"(final loss {card.training['final_loss']:.3f}); written to {sft.out}"
+        + (f" and installed in {ADAPTERS_DIR / card.name}" if args.install else "")
+    )
+    return 0
+
+
 def _bench_skills(args: argparse.Namespace) -> int:
     from foreman.bench.skills import SkillBenchConfig, run, table
 
@@ -371,7 +465,7 @@ def build_parser() -> argparse.ArgumentParser:
     plan.add_argument("goal", nargs="?", help="the goal in words (default: the env's own mission)")
     plan.add_argument("--env", help="describe this env's first observation to the planner")
     plan.add_argument("--seed", type=int, default=0)
-    plan.add_argument("--model", choices=models, default=models[0])
+    _planner_kinds(plan, models)
     plan.add_argument("--json", action="store_true")
     plan.set_defaults(handler=_plan)
 
@@ -379,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("goal", nargs="?", help="the goal in words (default: the env's own mission)")
     run.add_argument("--env", help="level (default: one whose mission is GOAL; GoToLocal without a GOAL)")
     run.add_argument("--seed", type=int, default=0, help="the seed (without --env: the first seed searched)")
-    run.add_argument("--model", choices=models, default=models[0])
+    _planner_kinds(run, models)
     run.add_argument("--trace", type=Path, help="trace file (default: runs/run/<time>_<env>_<seed>.jsonl)")
     run.add_argument("--gif", type=Path, help="write the episode as an animated GIF")
     run.add_argument("--json", action="store_true")
@@ -425,6 +519,49 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--json", action="store_true")
     train.set_defaults(handler=_train)
 
+    finetune = commands.add_parser("finetune", help="fine-tune the planner (data, supervised LoRA)")
+    finetune_commands = finetune.add_subparsers(dest="finetune_command", required=True)
+    data = finetune_commands.add_parser("data", help="write the generated (request, plan) examples as JSON lines")
+    data.add_argument("--examples", type=int, default=1000)
+    data.add_argument("--seed", type=int, default=10_000_000)
+    data.add_argument("-o", "--output", type=Path, help="file (default: stdout)")
+    data.set_defaults(handler=_finetune_data)
+    sft = finetune_commands.add_parser("sft", help="LoRA fine-tuning on generated examples (resumable)")
+    sft.add_argument("--examples", type=int, help="examples in the data recipe (default 1000)")
+    sft.add_argument("--seed", type=int, help="the data recipe's first env seed (default 10,000,000)")
+    sft.add_argument("--name")
+    sft.add_argument("--epochs", type=int)
+    sft.add_argument("--batch", dest="batch_size", type=int)
+    sft.add_argument("--lr", type=float)
+    sft.add_argument("--rank", type=int)
+    sft.add_argument("--alpha", type=float)
+    sft.add_argument("--threads", type=int)
+    sft.add_argument(
+        "--out", type=Path, help="run folder: checkpoint, tensorboard, adapter (default runs/finetune/sft)"
+    )
+    sft.add_argument("--install", action="store_true", help="copy the adapter into planner/adapters/ (the default)")
+    sft.add_argument("--json", action="store_true")
+    sft.set_defaults(handler=_finetune_sft)
+    reworded = finetune_commands.add_parser(
+        "goals", help="missions reworded by the untuned 1.5B model, as JSON lines for `foreman eval --goals`"
+    )
+    reworded.add_argument("--goals", type=int, default=100)
+    reworded.add_argument("--seed", type=int, default=12_000_000)
+    reworded.add_argument("-o", "--output", type=Path, help="file (default: stdout)")
+    reworded.set_defaults(handler=_finetune_goals)
+    outcomes = finetune_commands.add_parser(
+        "outcomes", help="reinforcement from outcomes: sample plans for reworded goals, keep what succeeds, train"
+    )
+    outcomes.add_argument("--goals", type=int, help="unlabeled goals (default 150)")
+    outcomes.add_argument("--seed", type=int, help="their first env seed (default 11,000,000)")
+    outcomes.add_argument("--samples", type=int, help="plans sampled per goal (default 4)")
+    outcomes.add_argument("--lr", type=float, default=2e-4)
+    outcomes.add_argument("--adapter", type=Path, help="the adapter to improve (default: the built-in one)")
+    outcomes.add_argument("--out", type=Path, default=Path("runs/finetune/outcomes"))
+    outcomes.add_argument("--install", action="store_true", help="replace the built-in adapter with the result")
+    outcomes.add_argument("--json", action="store_true")
+    outcomes.set_defaults(handler=_finetune_outcomes)
+
     bench = commands.add_parser("bench", help="benchmarks (JSON in bench/results and a table)")
     suites = bench.add_subparsers(dest="suite", required=True)
     planner = suites.add_parser("planner", help="exact decomposition accuracy, latency, tokens")
@@ -435,7 +572,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     planner.add_argument("--episodes", type=int, default=100)
     planner.add_argument("--seed", type=int, default=1_000_000)
-    planner.add_argument("--model", choices=models, default=models[0])
+    _planner_kinds(planner, models)
     planner.add_argument("--json", action="store_true")
     planner.set_defaults(handler=_bench_planner)
     skills = suites.add_parser("skills", help="every shipped skill on held-out seeds, with its training cost")
@@ -481,7 +618,7 @@ def _eval_arguments(parser: argparse.ArgumentParser, models: list[str]) -> None:
     parser.add_argument("--suite", choices=["balrog-babyai"], help="BALROG's BabyAI protocol, per task kind")
     parser.add_argument("--split", choices=["train", "test"], default="train", help="the suite's split")
     parser.add_argument("--episodes-per-task", dest="episodes_per_task", type=int, default=10)
-    parser.add_argument("--model", choices=models, default=models[0])
+    parser.add_argument("--model", choices=models, default=models[0], help="the model of --planner base")
     _agent_kinds(parser)
     parser.add_argument("--max-replans", dest="max_replans", type=int, default=3, help="0 turns replanning off")
     parser.add_argument("--fault-rate", dest="fault_rate", type=float, default=0.0, help="injected skill faults")
@@ -491,8 +628,20 @@ def _eval_arguments(parser: argparse.ArgumentParser, models: list[str]) -> None:
     parser.add_argument("--json", action="store_true")
 
 
+def _planner_kinds(parser: argparse.ArgumentParser, models: list[str]) -> None:
+    parser.add_argument(
+        "--planner", choices=["llm", "base"], default="llm", help="llm: fine-tuned (default); base: untuned --model"
+    )
+    parser.add_argument("--model", choices=models, default=models[0], help="the model of --planner base")
+
+
 def _agent_kinds(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--planner", choices=["llm", "reference"], default="llm", help="reference: privileged ablation")
+    parser.add_argument(
+        "--planner",
+        choices=["llm", "base", "reference"],
+        default="llm",
+        help="llm: fine-tuned (default); base: untuned --model, few-shot; reference: privileged ablation",
+    )
     parser.add_argument("--skills", choices=["learned", "bot"], default="learned", help="bot: privileged ablation")
     parser.add_argument("--baseline", choices=["bot"], help="the bot alone on the mission (upper bound)")
 

@@ -29,8 +29,9 @@ from foreman.envs import make_env
 from foreman.envs.balrog_levels import TASKS as BALROG_TASKS
 from foreman.errors import ForemanError
 from foreman.orchestrator import Agent, AgentConfig, EpisodeResult
-from foreman.planner import LlamaCppChat, LLMPlanner, PrivilegedReferencePlanner
-from foreman.planner.weights import PACKAGED_MODELS, QWEN_CODER_1_5B
+from foreman.planner import PrivilegedReferencePlanner
+from foreman.planner.builtin import builtin_planner
+from foreman.planner.weights import QWEN_CODER_1_5B
 from foreman.skills import SkillLibrary
 from foreman.traces import TraceWriter
 
@@ -45,7 +46,8 @@ class EvalConfig:
     suite: Literal["balrog-babyai"] | None = None
     """a benchmark suite instead of one level: ``episodes`` per task kind from ``seed``"""
     split: Literal["train", "test"] = "train"
-    planner: Literal["llm", "reference"] = "llm"
+    planner: Literal["llm", "base", "reference"] = "llm"
+    """llm: the fine-tuned default; base: the untuned ``model`` (few-shot); reference: privileged"""
     skills: Literal["learned", "bot"] = "learned"
     baseline: Literal["bot"] | None = None
     model: str = QWEN_CODER_1_5B.name
@@ -61,7 +63,11 @@ class EvalConfig:
     def label(self) -> str:
         if self.baseline:
             return "bot alone (privileged upper bound)"
-        planner = f"llm ({self.model})" if self.planner == "llm" else "reference (privileged)"
+        planner = {
+            "llm": "llm (fine-tuned, built-in adapter)",
+            "base": f"base ({self.model}, untuned, few-shot)",
+            "reference": "reference (privileged)",
+        }[self.planner]
         skills = "learned" if self.skills == "learned" else "bot (privileged)"
         extras = [f"replans<={self.max_replans}"] + ([f"faults {self.fault_rate:.0%}"] if self.fault_rate else [])
         return f"planner {planner}, skills {skills}, " + ", ".join(extras)
@@ -190,7 +196,7 @@ class _Runner:
             planner = PrivilegedReferencePlanner(env)
         else:
             if self._planner is None:
-                self._planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[config.model]))
+                self._planner = builtin_planner(config.planner, base_model=config.model)
             planner = self._planner
         agent = Agent(planner, self.library, AgentConfig(max_replans=config.max_replans))
         if config.skills == "bot":

@@ -14,8 +14,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from foreman.envs import After, And, Before, Instruction, make_env, parse_mission
-from foreman.planner import LlamaCppChat, LLMPlanner, PlanRequest, vocabulary_specs
-from foreman.planner.weights import PACKAGED_MODELS, QWEN_CODER_1_5B
+from foreman.planner import LLMPlanner, PlanRequest, vocabulary_specs
+from foreman.planner.builtin import DEFAULT_ADAPTER, PlannerKind, builtin_planner
+from foreman.planner.weights import QWEN_CODER_1_5B
 
 LEVELS = ("GoToLocal", "PickupLoc", "PutNextLocal", "GoToSeq", "SynthSeq", "BossLevel")
 
@@ -25,9 +26,15 @@ class PlannerBenchConfig:
     level: str = "BabyAI-BossLevel-v0"
     episodes: int = 100
     seed: int = 1_000_000
+    planner: PlannerKind = "llm"
     model: str = QWEN_CODER_1_5B.name
+    """the model of the ``base`` planner"""
     grammar: bool = True
     out: Path | None = Path("bench/results")
+
+    @property
+    def planner_name(self) -> str:
+        return DEFAULT_ADAPTER.name if self.planner == "llm" else self.model
 
 
 def acceptable_orders(instr: Instruction) -> list[list]:
@@ -84,7 +91,8 @@ def _write(summary: dict, path: Path) -> None:
 
 def run(config: PlannerBenchConfig) -> dict:
     """Exact decomposition of a level's own missions on seeds ``seed`` .. ``seed + episodes - 1``."""
-    planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[config.model]), grammar=config.grammar)
+    planner = builtin_planner(config.planner, base_model=config.model)
+    planner.grammar = config.grammar
     env = make_env(config.level)
     cases = []
     for seed in range(config.seed, config.seed + config.episodes):
@@ -93,13 +101,15 @@ def run(config: PlannerBenchConfig) -> dict:
     summary = {
         "level": config.level,
         "seeds": [config.seed, config.seed + config.episodes - 1],
-        "model": config.model,
+        "model": config.planner_name,
+        "planner": planner.identity,
         "grammar": config.grammar,
         "config": {k: str(v) for k, v in asdict(config).items()},
         **_plan_cases(planner, cases),
     }
     if config.out is not None:
-        _write(summary, config.out / f"planner_{config.level}_{config.model}_{config.seed}_{config.episodes}.json")
+        name = f"planner_{config.level}_{config.planner_name}_{config.seed}_{config.episodes}.json"
+        _write(summary, config.out / name)
     return summary
 
 
@@ -107,14 +117,20 @@ PARAPHRASES = Path(__file__).parent / "paraphrases.jsonl"
 
 
 def run_paraphrases(
-    model_name: str = QWEN_CODER_1_5B.name, path: Path = PARAPHRASES, out: Path | None = Path("bench/results")
+    config: PlannerBenchConfig = PlannerBenchConfig(),
+    path: Path = PARAPHRASES,  # noqa: B008 - frozen
 ) -> dict:
     """Exact decomposition of hand-written paraphrases, each with the mission it means."""
-    planner = LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[model_name]))
+    planner = builtin_planner(config.planner, base_model=config.model)
     cases = [json.loads(line) for line in path.read_text().splitlines()]
-    summary = {"level": "paraphrases", "model": model_name, **_plan_cases(planner, cases)}
-    if out is not None:
-        _write(summary, out / f"planner_paraphrases_{model_name}.json")
+    summary = {
+        "level": "paraphrases",
+        "model": config.planner_name,
+        "planner": planner.identity,
+        **_plan_cases(planner, cases),
+    }
+    if config.out is not None:
+        _write(summary, config.out / f"planner_paraphrases_{config.planner_name}.json")
     return summary
 
 

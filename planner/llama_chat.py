@@ -8,8 +8,11 @@ the longest common prefix, so the fixed instructions and examples are evaluated 
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
@@ -23,12 +26,33 @@ from foreman.planner.weights import QWEN_CODER_1_5B, PackagedModel, model_path
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
+@contextlib.contextmanager
+def _quiet_stderr():
+    """Silence file descriptor 2 (C libraries write there directly) for the block."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with open(os.devnull, "w") as devnull:
+        os.dup2(devnull.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def chat_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
+    """LangChain messages as the role/content dicts chat templates take."""
+    return [{"role": _ROLES[m.type], "content": str(m.content)} for m in messages]
+
+
 class LlamaCppChat(BaseChatModel):
     """A chat model over ``llama_cpp.Llama``, greedy by default."""
 
     model_config = ConfigDict(arbitrary_types_allowed=True)
 
     model: PackagedModel = QWEN_CODER_1_5B
+    lora: Path | None = None
+    """a LoRA adapter in GGUF form (``planner.tuning.adapter.gguf_adapter``) applied to the model"""
     n_ctx: int = 4096
     n_threads: int = max(1, min(2, os.cpu_count() or 1))
     max_tokens: int = 160
@@ -42,7 +66,8 @@ class LlamaCppChat(BaseChatModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        return {"model": self.model.name, "sha256": self.model.sha256, "n_ctx": self.n_ctx}
+        params = {"model": self.model.name, "sha256": self.model.sha256, "n_ctx": self.n_ctx}
+        return params | ({"lora": self.lora.name} if self.lora else {})
 
     @property
     def llama(self):
@@ -54,14 +79,16 @@ class LlamaCppChat(BaseChatModel):
     def _load(self):
         from llama_cpp import Llama
 
-        return Llama(
-            model_path=str(model_path(self.model)),
-            n_ctx=self.n_ctx,
-            n_threads=self.n_threads,
-            n_threads_batch=self.n_threads,
-            seed=self.seed,
-            verbose=False,
-        )
+        with _quiet_stderr():  # llama.cpp logs every LoRA tensor it places, even when not verbose
+            return Llama(
+                model_path=str(model_path(self.model)),
+                n_ctx=self.n_ctx,
+                n_threads=self.n_threads,
+                n_threads_batch=self.n_threads,
+                seed=self.seed,
+                lora_path=str(self.lora) if self.lora else None,
+                verbose=False,
+            )
 
     def _generate(
         self,
@@ -73,16 +100,14 @@ class LlamaCppChat(BaseChatModel):
     ) -> ChatResult:
         from llama_cpp import LlamaGrammar
 
-        chat = [{"role": _ROLES[m.type], "content": m.content} for m in messages]
+        chat = chat_messages(messages)
         started = time.perf_counter()
         response = self.llama.create_chat_completion(
             messages=chat,
-            temperature=self.temperature,
             max_tokens=self.max_tokens,
             stop=stop,
             grammar=LlamaGrammar.from_string(grammar, verbose=False) if grammar else None,
-            seed=self.seed,
-            **kwargs,
+            **{"temperature": self.temperature, "seed": self.seed, **kwargs},
         )
         latency = time.perf_counter() - started
         usage = response["usage"]

@@ -94,11 +94,21 @@ class PlanResult(BaseModel):
         return sum(a.completion_tokens for a in self.attempts)
 
 
+PromptVariant = Literal["few-shot", "tuned"]
+
+
 @dataclass(frozen=True)
 class PlannerPrompts:
-    """The prompt files under ``prompts/``."""
+    """The prompt files under ``prompts/``.
 
+    ``few-shot`` (an untuned model): instructions, skills with their descriptions, and worked
+    examples. ``tuned`` (a model fine-tuned on this job, see ``planner/tuning``): a short system
+    turn listing the skills' signatures and no examples; replanning and retry turns are shared.
+    """
+
+    variant: PromptVariant
     system: PromptTemplate
+    skill: PromptTemplate
     plan: PromptTemplate
     replan: PromptTemplate
     outcome: PromptTemplate
@@ -106,18 +116,41 @@ class PlannerPrompts:
     examples: tuple[BaseMessage, ...]
 
     @classmethod
-    def load(cls, directory: Path = PROMPTS_DIR) -> PlannerPrompts:
+    def load(cls, variant: PromptVariant = "few-shot", directory: Path = PROMPTS_DIR) -> PlannerPrompts:
         def template(name: str) -> PromptTemplate:
             return PromptTemplate.from_template((directory / name).read_text().rstrip("\n"))
 
+        tuned = variant == "tuned"
         return cls(
-            system=template("plan_system.txt"),
+            variant=variant,
+            system=template("tuned_system.txt" if tuned else "plan_system.txt"),
+            skill=template("tuned_skill.txt" if tuned else "skill_line.txt"),
             plan=template("plan_user.txt"),
             replan=template("replan_user.txt"),
             outcome=template("outcome.txt"),
             retry=template("retry_user.txt"),
-            examples=tuple(_examples((directory / "plan_examples.txt").read_text())),
+            examples=() if tuned else tuple(_examples((directory / "plan_examples.txt").read_text())),
         )
+
+    def messages(self, request: PlanRequest) -> tuple[str, list[BaseMessage]]:
+        """The template used and the chat messages for a request."""
+        skills = "\n".join(
+            self.skill.format(signature=s.signature(), description=s.description) for s in request.skills
+        )
+        system = SystemMessage(content=self.system.format(skills=skills))
+        goal = clean_goal(request.goal)
+        if request.history:
+            history = "\n".join(
+                self.outcome.format(
+                    call=format_step(o.subgoal, request.skills),
+                    status=o.status,
+                    reason=f": {o.reason}" if o.reason else "",
+                )
+                for o in request.history
+            )
+            user = self.replan.format(goal=goal, history=history, observation=request.observation or "(nothing)")
+            return "replan_user.txt", [system, *self.examples, HumanMessage(content=user)]
+        return "plan_user.txt", [system, *self.examples, HumanMessage(content=self.plan.format(goal=goal))]
 
 
 def _examples(text: str) -> list[BaseMessage]:
@@ -177,26 +210,10 @@ class LLMPlanner:
 
     def messages(self, request: PlanRequest) -> tuple[str, list[BaseMessage]]:
         """The template used and the chat messages for a request."""
-        skills = "\n".join(f"- {s.signature()}: {s.description}" for s in request.skills)
-        system = SystemMessage(content=self.prompts.system.format(skills=skills))
-        goal = clean_goal(request.goal)
-        if request.history:
-            history = "\n".join(
-                self.prompts.outcome.format(
-                    call=format_step(o.subgoal, request.skills),
-                    status=o.status,
-                    reason=f": {o.reason}" if o.reason else "",
-                )
-                for o in request.history
-            )
-            user = self.prompts.replan.format(
-                goal=goal, history=history, observation=request.observation or "(nothing)"
-            )
-            return "replan_user.txt", [system, *self.prompts.examples, HumanMessage(content=user)]
-        user = self.prompts.plan.format(goal=goal)
-        return "plan_user.txt", [system, *self.prompts.examples, HumanMessage(content=user)]
+        return self.prompts.messages(request)
 
-    def plan(self, request: PlanRequest) -> PlanResult:
+    def plan(self, request: PlanRequest, **sampling) -> PlanResult:
+        """A plan for the request; ``sampling`` (e.g. ``temperature``, ``seed``) goes to the model."""
         request = request.model_copy(update={"skills": self.listed_skills(request)})
         template, messages = self.messages(request)
         reason = "replan" if request.history else "initial"
@@ -212,7 +229,7 @@ class LLMPlanner:
             "\n".join(f"{m.type}: {m.content}" for m in messages).encode()
         ).hexdigest()
         parser = PlanParser(specs=request.skills)
-        options = {}
+        options = dict(sampling)
         if self.grammar:
             said = [goal] + [f"{o.subgoal.to_text()}: {o.reason}" for o in request.history]
             options["grammar"] = plan_grammar(request.skills, noun_phrases(" | ".join(said)))

@@ -1,4 +1,5 @@
-"""The real default model (packaged Qwen2.5-Coder-1.5B, llama.cpp) plans real missions."""
+"""The real built-in planners plan real missions with llama.cpp: the default (Qwen2.5-Coder-0.5B with
+the shipped LoRA adapter, no examples) and the untuned base (Qwen2.5-Coder-1.5B, few-shot)."""
 
 import json
 
@@ -6,14 +7,15 @@ import pytest
 
 from foreman.bench.planner import acceptable_orders
 from foreman.envs import make_env, parse_mission
-from foreman.planner import LlamaCppChat, LLMPlanner, PlanRequest, plan_grammar, vocabulary_specs
+from foreman.planner import PlanRequest, plan_grammar, vocabulary_specs
+from foreman.planner.builtin import builtin_planner
 
 SPECS = vocabulary_specs()
 
 
-@pytest.fixture(scope="module")
-def planner():
-    return LLMPlanner(LlamaCppChat())
+@pytest.fixture(scope="module", params=["llm", "base"])
+def planner(request):
+    return builtin_planner(request.param)
 
 
 def test_the_grammar_compiles_in_llama_cpp():
@@ -25,14 +27,14 @@ def test_the_grammar_compiles_in_llama_cpp():
 @pytest.mark.parametrize(
     ("level", "seed"), [("GoToLocal", 7), ("PickupLoc", 3), ("PutNextLocal", 5), ("SynthSeq", 2), ("BossLevel", 1)]
 )
-def test_default_model_decomposes_missions_exactly(planner, level, seed):
+def test_built_in_planners_decompose_missions_exactly(planner, level, seed):
     obs, _ = make_env(f"BabyAI-{level}-v0", seed=seed).reset()
     result = planner.plan(PlanRequest(goal=obs["mission"], skills=SPECS))
     assert result.plan in acceptable_orders(parse_mission(obs["mission"])), result.attempts
     assert result.prompt_tokens > 0 and result.completion_tokens > 0
 
 
-def test_default_model_plans_a_paraphrase(planner):
+def test_built_in_planners_plan_a_paraphrase(planner):
     result = planner.plan(PlanRequest(goal="grab the green ball, then head to the grey door", skills=SPECS))
     assert [s.to_text() for s in result.plan] == ["pick up the green ball", "go to the grey door"]
 
@@ -50,3 +52,25 @@ def test_foreman_plan_prints_plan_raw_text_latency_and_tokens(capsys):
     assert record["plan_text"] == "pick_up(the blue key)\nopen(the yellow door)"
     assert record["attempts"][0]["raw"] == record["plan_text"]
     assert record["latency_s"] > 0 and record["prompt_tokens"] > 0 and record["completion_tokens"] > 0
+
+
+def test_the_default_planner_is_the_fine_tuned_adapter_on_the_small_model():
+    planner = builtin_planner()
+    assert "lora" in planner.identity and "0.5b" in planner.identity
+    assert planner.prompts.variant == "tuned" and planner.prompts.examples == ()
+
+
+def test_the_default_planner_replans_around_a_locked_door():
+    from foreman.envs import parse_mission
+    from foreman.planner import SubgoalOutcome
+
+    door = parse_mission("open the door").model_copy()
+    history = [
+        SubgoalOutcome(
+            subgoal=door, status="ran out of steps", reason="the purple door is locked; a purple key is needed"
+        )
+    ]
+    result = builtin_planner().plan(
+        PlanRequest(goal="open the door", skills=SPECS, history=history, observation="You carry nothing.")
+    )
+    assert [s.to_text() for s in result.plan] == ["pick up a purple key", "open the door"]

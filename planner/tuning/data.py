@@ -1,0 +1,182 @@
+"""Planner fine-tuning data: (request, plan) pairs made from BabyAI levels' instruction trees.
+
+Every example is made from a seed, so a data set is a recipe (:class:`DataRecipe`) and never a
+committed file. Three kinds, mixed:
+
+- ``mission``: a level's own mission; the plan is its instruction tree's clauses in order.
+- ``paraphrase``: the same mission reworded (verbs, connectives, politeness, pronouns) with every
+  noun phrase kept word for word, so the plan stays what the tree says.
+- ``pronoun``: a goal a user writes with "it" ("go to the red door, then open it"), made from a
+  mission's clause; the plan names the object again.
+- ``replan``: a mission, a history in which the first clauses succeeded and the next one did not
+  (with the orchestrator's feedback wording), and what the agent sees at the start of the episode;
+  the plan is what remains, after fetching the key first when the feedback names a locked door.
+
+(``outcome`` examples come from the environment's reward, not from a tree: see ``outcomes.py``.)
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+from pydantic import BaseModel
+
+from foreman.envs import AgentMemory, Clause, GoTo, ObjectDesc, Open, PickUp, PutNext, clauses_in_order, from_babyai
+from foreman.envs import make_env as _make_env
+from foreman.planner.llm import PlanRequest, SubgoalOutcome
+from foreman.planner.plan import SkillSpec, format_plan, vocabulary_specs
+
+ExampleKind = Literal["mission", "paraphrase", "pronoun", "replan", "outcome"]
+
+LEVEL_WEIGHTS: dict[str, float] = {
+    "BabyAI-BossLevel-v0": 0.35,
+    "BabyAI-SynthSeq-v0": 0.2,
+    "BabyAI-GoToSeq-v0": 0.1,
+    "BabyAI-PutNextLocal-v0": 0.07,
+    "BabyAI-PickupLoc-v0": 0.06,
+    "BabyAI-GoToLocal-v0": 0.04,
+    "BabyAI-Synth-v0": 0.06,
+    "BabyAI-Open-v0": 0.03,
+    "Foreman-MixedTrainLocal-v0": 0.09,
+}
+
+
+@dataclass(frozen=True)
+class DataRecipe:
+    """How a data set is made; the same recipe always makes the same examples."""
+
+    examples: int = 1000
+    seed: int = 10_000_000
+    """env seeds are ``seed``, ``seed + 1``, ...: far from the benchmarks' (1,000,000+ and 2,000,000+)"""
+    paraphrase_fraction: float = 0.3
+    replan_fraction: float = 0.12
+    levels: dict[str, float] = field(default_factory=lambda: dict(LEVEL_WEIGHTS))
+
+
+class PlanExample(BaseModel):
+    """One training pair: what the planner is asked, and the plan it should write."""
+
+    kind: ExampleKind
+    env_id: str
+    seed: int
+    mission: str
+    """the env's own mission, which the plan must carry out"""
+    request: PlanRequest
+    plan: str
+
+
+_VERBS: dict[str, tuple[str, ...]] = {
+    "go to": ("go to", "walk to", "move to", "get to", "head over to", "navigate to", "reach", "go next to"),
+    "pick up": ("pick up", "grab", "take", "fetch", "get", "collect", "lift", "pick"),
+    "open": ("open", "unlock", "open up"),
+    "put": ("put", "place", "move", "set", "bring", "push"),
+}
+_NEXT_TO = ("next to", "beside", "by", "close to", "near", "adjacent to")
+_THEN = (", then ", ", and then ", " and then ", ". Then ", ", after that ", " then ", "; then ", ", next ")
+_AFTER = (" after you ", " once you ", " when you have finished to ", " but first ")
+_AND = (" and ", ", and ", " and also ", " as well as ")
+_OPENERS = ("", "", "", "please ", "could you ", "I want you to ", "now ", "your task: ", "try to ", "robot, ")
+_CLOSERS = ("", "", ".", "!", " please", " now")
+
+
+def paraphrase(mission: str, rng: random.Random) -> str:
+    """Reword a BabyAI mission keeping every noun phrase word for word (and so its plan)."""
+    text = mission
+    # connectives first, on the original words
+    text = re.sub(r", then ", lambda _: rng.choice(_THEN), text)
+    text = re.sub(r" after you ", lambda _: rng.choice(_AFTER), text)
+    text = re.sub(r" and ", lambda _: rng.choice(_AND), text)
+    text = re.sub(r"\bnext to\b", lambda _: rng.choice(_NEXT_TO), text)
+    text = re.sub(r"\b(go to|pick up|open|put)\b", lambda m: rng.choice(_VERBS[m.group(1)]), text)
+    opener, closer = rng.choice(_OPENERS), rng.choice(_CLOSERS)
+    if opener == "could you ":
+        closer = "?"
+    text = opener + text + closer
+    return text[0].upper() + text[1:] if rng.random() < 0.4 else text
+
+
+def _pronoun_paraphrase(clauses: list[Clause], rng: random.Random) -> tuple[str, list[Clause]] | None:
+    """Goals a user writes with "it": go to a door then open it; pick something up and put it
+    next to something. The plan names the object again, as it was said."""
+    first = clauses[0]
+    if isinstance(first, PutNext):
+        verb = rng.choice(("pick up", "take", "grab"))
+        place = rng.choice(("put it next to", "place it next to", "drop it next to", "put it beside"))
+        return f"{verb} {first.target.to_text()} and {place} {first.next_to.to_text()}", [first]
+    if isinstance(first, (GoTo, Open)) and first.target.type == "door":
+        door = first.target
+        connective = rng.choice((" and ", ", then ", " and then "))
+        return f"go to {door.to_text()}{connective}open it", [GoTo(target=door), Open(target=door)]
+    return None
+
+
+def _replan(
+    clauses: list[Clause], memory: AgentMemory, goal: str, specs: Sequence[SkillSpec], rng: random.Random
+) -> tuple[PlanRequest, list[Clause]]:
+    """A history where ``done`` clauses succeeded and the next did not, and the remaining plan."""
+    done = rng.randrange(len(clauses))
+    history = [SubgoalOutcome(subgoal=c, status="succeeded") for c in clauses[:done]]
+    failed = clauses[done]
+    remaining: list[Clause] = list(clauses[done:])
+    target = failed.target
+    if isinstance(failed, (GoTo, Open)) and target.type == "door" and rng.random() < 0.5:
+        color = target.color or rng.choice(("red", "green", "blue", "purple", "yellow", "grey"))
+        reason = f"the {color} door is locked; a {color} key is needed"
+        history.append(SubgoalOutcome(subgoal=failed, status="ran out of steps", reason=reason))
+        remaining.insert(0, PickUp(target=ObjectDesc(article="a", color=color, type="key")))
+    elif isinstance(failed, (PickUp, PutNext)) and rng.random() < 0.4:
+        held = (
+            f"{rng.choice(('red', 'green', 'blue', 'purple', 'yellow', 'grey'))} {rng.choice(('ball', 'box', 'key'))}"
+        )
+        reason = f"the robot carries a {held}, so its hands are not free"
+        history.append(SubgoalOutcome(subgoal=failed, status="ran out of steps", reason=reason))
+    elif rng.random() < 0.5:
+        history.append(
+            SubgoalOutcome(subgoal=failed, status="ran out of steps", reason="not done within the step budget")
+        )
+    else:
+        history.append(SubgoalOutcome(subgoal=failed, status="failed", reason="the subgoal's check reported a failure"))
+    request = PlanRequest(goal=goal, skills=list(specs), observation=memory.describe(), history=history)
+    return request, remaining
+
+
+def _skill_lists() -> list[list[SkillSpec]]:
+    """The skill lists a prompt may show: every subgoal kind, or the built-in library's (no drop)."""
+    every = vocabulary_specs()
+    return [every, [s for s in every if s.subgoal != "drop"]]
+
+
+def generate(recipe: DataRecipe) -> Iterator[PlanExample]:
+    """The recipe's examples, in order; deterministic for the recipe."""
+    rng = random.Random(recipe.seed)
+    level_ids, weights = list(recipe.levels), list(recipe.levels.values())
+    envs = {}
+    for number in range(recipe.examples):
+        env_id = rng.choices(level_ids, weights)[0]
+        if env_id not in envs:
+            envs[env_id] = _make_env(env_id)
+        env, seed = envs[env_id], recipe.seed + number
+        obs, _ = env.reset(seed=seed)
+        mission = obs["mission"]
+        clauses = clauses_in_order(from_babyai(env.unwrapped.instrs))
+        specs = rng.choice(_skill_lists())
+        draw = rng.random()
+        goal, plan, kind = mission, clauses, "mission"
+        if draw < recipe.paraphrase_fraction:
+            pronoun = _pronoun_paraphrase(clauses, rng) if len(clauses) == 1 and rng.random() < 0.3 else None
+            kind = "pronoun" if pronoun else "paraphrase"
+            goal, plan = pronoun if pronoun else (paraphrase(mission, rng), clauses)
+        if recipe.paraphrase_fraction <= draw < recipe.paraphrase_fraction + recipe.replan_fraction:
+            memory = AgentMemory()
+            memory.observe(obs)
+            request, plan = _replan(clauses, memory, mission, specs, rng)
+            kind = "replan"
+        else:
+            request = PlanRequest(goal=goal, skills=specs)
+        yield PlanExample(
+            kind=kind, env_id=env_id, seed=seed, mission=mission, request=request, plan=format_plan(plan, specs)
+        )

@@ -1,0 +1,186 @@
+"""Reinforcement from outcomes: expert iteration on goals that have no labels.
+
+1. Goals without labels: each env mission is reworded freely by an untuned language model
+   (``prompts/reword_goal.txt``, sampled), so nobody knows the right plan for the words it wrote.
+2. The fine-tuned planner samples ``samples`` plans per goal; each distinct plan is executed by
+   the caller's ``rollout`` (the orchestrator with the learned skills, no replanning) and scored
+   by the env's own success on its mission.
+3. The adapter is trained further, by the supervised loss, on the plans that succeeded (the
+   shortest per goal), mixed with as many examples of the original recipe so it keeps what it knew.
+
+This is rejection-sampling fine-tuning (expert iteration), a policy-improvement step whose only
+signal is the environment's reward. The planner floor knows nothing of skills or the orchestrator:
+``rollout`` is passed in.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from foreman.envs import make_env
+from foreman.planner.llm import PROMPTS_DIR, LLMPlanner, PlanRequest, clean_goal
+from foreman.planner.plan import format_plan, vocabulary_specs
+from foreman.planner.tuning.data import DataRecipe, PlanExample, generate
+from foreman.planner.tuning.sft import SFTConfig
+
+Rollout = Callable[[str, int, str, list], bool]
+"""(env_id, seed, goal, plan) -> whether the env judged its mission done"""
+
+OUTCOME_LEVELS: dict[str, float] = {
+    "BabyAI-BossLevel-v0": 0.45,
+    "BabyAI-SynthSeq-v0": 0.2,
+    "Foreman-MixedTrainLocal-v0": 0.2,
+    "BabyAI-GoToSeq-v0": 0.15,
+}
+
+
+@dataclass(frozen=True)
+class OutcomeConfig:
+    goals: int = 150
+    seed: int = 11_000_000
+    """env seeds ``seed`` .. ``seed + goals - 1``: apart from the SFT recipe's and the benchmarks'"""
+    samples: int = 4
+    temperature: float = 0.8
+    levels: dict[str, float] = field(default_factory=lambda: dict(OUTCOME_LEVELS))
+    replay_fraction: float = 0.5
+    """examples of the SFT recipe mixed in, as a fraction of the successful plans"""
+
+
+@dataclass
+class GoalOutcome:
+    env_id: str
+    seed: int
+    mission: str
+    goal: str
+    plans: dict[str, bool] = field(default_factory=dict)
+    """each distinct plan sampled (as text) -> whether executing it succeeded"""
+    greedy: bool = False
+    """whether the greedy plan (the planner's answer at temperature 0) succeeded"""
+
+
+def reword(mission: str, rewriter, rng: random.Random) -> str:
+    """A free rewording of the mission by a chat model (``rewriter``), sampled; the mission itself if
+    the model returns nothing usable."""
+    from langchain_core.messages import HumanMessage
+
+    prompt = (PROMPTS_DIR / "reword_goal.txt").read_text().format(mission=mission)
+    reply = rewriter.invoke([HumanMessage(content=prompt)], seed=rng.randrange(2**31))
+    lines = str(reply.content).strip().splitlines()
+    text = clean_goal(lines[0].strip().strip('"')) if lines else ""
+    return text or mission
+
+
+def unlabeled_goals(config: OutcomeConfig, rewriter) -> list[GoalOutcome]:
+    """The missions of ``config.goals`` env seeds, each reworded by ``rewriter``."""
+    rng = random.Random(config.seed)
+    level_ids, weights = list(config.levels), list(config.levels.values())
+    envs, goals = {}, []
+    for seed in range(config.seed, config.seed + config.goals):
+        env_id = rng.choices(level_ids, weights)[0]
+        env = envs.setdefault(env_id, make_env(env_id))
+        mission = env.reset(seed=seed)[0]["mission"]
+        goals.append(GoalOutcome(env_id=env_id, seed=seed, mission=mission, goal=reword(mission, rewriter, rng)))
+    return goals
+
+
+def sample_and_score(
+    goals: list[GoalOutcome], planner: LLMPlanner, rollout: Rollout, config: OutcomeConfig, progress=None
+) -> None:
+    """Sample plans for every goal and execute each distinct one, filling ``goal.plans``."""
+    specs = [s for s in vocabulary_specs() if s.subgoal != "drop"]
+    for number, goal in enumerate(goals):
+        for sample in range(config.samples):
+            temperature = 0.0 if sample == 0 else config.temperature
+            result = planner.plan(
+                PlanRequest(goal=goal.goal, skills=specs), temperature=temperature, seed=number * 100 + sample
+            )
+            if result.plan is None:
+                continue
+            text = format_plan(result.plan, specs)
+            if text not in goal.plans:
+                goal.plans[text] = rollout(goal.env_id, goal.seed, goal.goal, result.plan)
+            if sample == 0:
+                goal.greedy = goal.plans[text]
+        if progress:
+            progress(number + 1, len(goals))
+
+
+def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe: DataRecipe) -> list[PlanExample]:
+    """The shortest successful plan of each goal, plus replayed examples of the SFT recipe."""
+    specs = [s for s in vocabulary_specs() if s.subgoal != "drop"]
+    examples = []
+    for goal in goals:
+        won = sorted((p for p, ok in goal.plans.items() if ok), key=lambda p: (p.count("\n"), len(p)))
+        if won:
+            examples.append(
+                PlanExample(
+                    kind="outcome",
+                    env_id=goal.env_id,
+                    seed=goal.seed,
+                    mission=goal.mission,
+                    request=PlanRequest(goal=goal.goal, skills=specs),
+                    plan=won[0],
+                )
+            )
+    replay = round(config.replay_fraction * len(examples))
+    replayed = list(generate(replace(sft_recipe, examples=replay, seed=sft_recipe.seed + 5_000_000))) if replay else []
+    mixed = examples + replayed
+    random.Random(config.seed).shuffle(mixed)
+    return mixed
+
+
+def summary(goals: list[GoalOutcome]) -> dict:
+    """How often the greedy plan and any sampled plan succeeded."""
+    return {
+        "goals": len(goals),
+        "greedy_success": sum(g.greedy for g in goals) / max(1, len(goals)),
+        "any_success": sum(any(g.plans.values()) for g in goals) / max(1, len(goals)),
+        "distinct_plans": sum(len(g.plans) for g in goals),
+    }
+
+
+def write_goals(goals: list[GoalOutcome], path: Path) -> None:
+    import json
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as out:
+        for goal in goals:
+            out.write(json.dumps(goal.__dict__) + "\n")
+
+
+def train_outcomes(config: OutcomeConfig, sft: SFTConfig, adapter: Path, rollout: Rollout, progress: bool = True):
+    """Sample, execute and score plans for unlabeled goals, then train the adapter at ``adapter``
+    further on the plans that worked; writes the new adapter (and ``goals.jsonl``, the scored
+    samples) to ``sft.out`` and returns its card."""
+    import json
+
+    from peft import PeftModel
+    from tqdm import tqdm
+
+    from foreman.planner.llama_chat import LlamaCppChat
+    from foreman.planner.llm import PlannerPrompts
+    from foreman.planner.tuning.adapter import gguf_adapter, load_card
+    from foreman.planner.tuning.sft import load_base, train_sft
+    from foreman.planner.weights import QWEN_CODER_1_5B
+
+    card = load_card(adapter)
+    rewriter = LlamaCppChat(model=QWEN_CODER_1_5B, temperature=0.9, max_tokens=60)
+    goals = unlabeled_goals(config, rewriter)
+    planner = LLMPlanner(
+        LlamaCppChat(model=card.base, lora=gguf_adapter(adapter)), prompts=PlannerPrompts.load(card.prompt)
+    )
+    bar = tqdm(total=len(goals), desc="sample and execute", disable=not progress)
+    sample_and_score(goals, planner, rollout, config, progress=lambda done, _: bar.update(done - bar.n))
+    bar.close()
+    sft.out.mkdir(parents=True, exist_ok=True)
+    write_goals(goals, sft.out / "goals.jsonl")
+    scored = summary(goals)
+    (sft.out / "outcomes.json").write_text(json.dumps(scored, indent=1))
+    examples = outcome_examples(goals, config, DataRecipe(**card.data) if "examples" in card.data else DataRecipe())
+    model, tokenizer = load_base(card.base_model)
+    model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
+    data = {"sft": card.data, "outcomes": {**asdict(config), **scored, "examples": len(examples)}}
+    return train_sft(sft, model=model, tokenizer=tokenizer, progress=progress, examples=examples, data=data)
