@@ -30,7 +30,8 @@ from foreman.envs.balrog_levels import TASKS as BALROG_TASKS
 from foreman.errors import ForemanError
 from foreman.orchestrator import Agent, AgentConfig, EpisodeResult
 from foreman.planner import PrivilegedReferencePlanner
-from foreman.planner.builtin import builtin_planner
+from foreman.planner.builtin import DEFAULT_ADAPTER, builtin_planner
+from foreman.planner.tuning.adapter import load_card
 from foreman.planner.weights import QWEN_CODER_1_5B
 from foreman.skills import SkillLibrary
 from foreman.traces import TraceWriter
@@ -229,6 +230,22 @@ def _done_rows(path: Path) -> list[dict]:
     return rows
 
 
+def planner_identity(config: EvalConfig) -> str:
+    """What plans, without loading it: the adapter's weights hash for ``llm``, the model for ``base``."""
+    if config.baseline or config.planner == "reference":
+        return "none" if config.baseline else "reference"
+    if config.planner == "base":
+        return config.model
+    return f"{DEFAULT_ADAPTER.name} sha256 {load_card(DEFAULT_ADAPTER).sha256}"
+
+
+def _config_record(config: EvalConfig) -> dict:
+    """The config as stored in the run folder; a resumed eval must match it (a level's eval may grow:
+    episode i is seed + i whatever the count; a suite's episodes are indexed per task, so not there)."""
+    fields = {k: str(v) for k, v in asdict(config).items() if k != "resume" and (k != "episodes" or config.suite)}
+    return {**fields, "planner_identity": planner_identity(config)}
+
+
 def run(config: EvalConfig, progress: bool = True) -> list[dict]:
     """Run (or resume) an eval; returns one summary per level."""
     specs = episode_specs(config)
@@ -237,7 +254,13 @@ def run(config: EvalConfig, progress: bool = True) -> list[dict]:
     rows_path = folder / "episodes.jsonl"
     if not config.resume and rows_path.exists():
         raise ForemanError(f"{folder} already holds an eval: pass --resume to continue it, or --out elsewhere")
-    (folder / "config.json").write_text(json.dumps({k: str(v) for k, v in asdict(config).items()}, indent=1))
+    record = _config_record(config)
+    stored = folder / "config.json"
+    if rows_path.exists() and (not stored.exists() or json.loads(stored.read_text()) != record):
+        raise ForemanError(
+            f"{folder} holds an eval run with another config or planner; resuming would mix them: use --out elsewhere"
+        )
+    stored.write_text(json.dumps(record, indent=1))
     rows = {r["index"]: r for r in _done_rows(rows_path)}
     runner = _Runner(config)
     todo = [i for i in range(len(specs)) if i not in rows]

@@ -147,3 +147,23 @@ def test_the_balrog_suite_runs_every_task_kind_and_averages_them(tmp_path):
     assert [s["level"] for s in summaries][-1] == "balrog-babyai (test) overall"
     assert summaries[-1]["episodes"] == 10 and summaries[-1]["success_rate"] == 1.0
     assert summaries[0]["level"] == "Foreman-MixedTestLocal-v0:goto" and summaries[0]["mean_steps"] <= 100
+
+
+def test_resume_refuses_a_run_folder_of_another_config_or_planner(tiny, tmp_path):
+    run(_config(tmp_path, episodes=1), progress=False)
+    with pytest.raises(Exception, match="another config or planner"):
+        run(_config(tmp_path, episodes=1, max_replans=0, resume=True), progress=False)
+    stored = json.loads((tmp_path / "config.json").read_text())
+    assert stored["planner_identity"] == "reference"
+    (tmp_path / "config.json").write_text(json.dumps({**stored, "planner_identity": "some older planner"}))
+    with pytest.raises(Exception, match="another config or planner"):
+        run(_config(tmp_path, episodes=1, resume=True), progress=False)
+
+
+def test_the_llm_planners_identity_is_its_adapters_weights():
+    from foreman.planner.builtin import DEFAULT_ADAPTER
+    from foreman.planner.tuning.adapter import load_card
+
+    identity = agent_bench.planner_identity(EvalConfig(planner="llm"))
+    assert load_card(DEFAULT_ADAPTER).sha256 in identity
+    assert agent_bench.planner_identity(EvalConfig(planner="base", model="m")) == "m"
