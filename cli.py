@@ -360,12 +360,9 @@ def _finetune_sft(args: argparse.Namespace) -> int:
 
 
 def _finetune_goals(args: argparse.Namespace) -> int:
-    from foreman.planner.llama_chat import LlamaCppChat
-    from foreman.planner.tuning.outcomes import OutcomeConfig, unlabeled_goals
-    from foreman.planner.weights import QWEN_CODER_1_5B
+    from foreman.planner.tuning.outcomes import OutcomeConfig, default_rewriter, unlabeled_goals
 
-    rewriter = LlamaCppChat(model=QWEN_CODER_1_5B, temperature=0.9, max_tokens=60)
-    goals = unlabeled_goals(OutcomeConfig(goals=args.goals, seed=args.seed), rewriter)
+    goals = unlabeled_goals(OutcomeConfig(goals=args.goals, seed=args.seed), default_rewriter())
     out = args.output.open("w") if args.output else sys.stdout
     for goal in goals:
         out.write(json.dumps({"env_id": goal.env_id, "seed": goal.seed, "goal": goal.goal, "mission": goal.mission}))

@@ -61,6 +61,14 @@ class GoalOutcome:
     """whether the greedy plan (the planner's answer at temperature 0) succeeded"""
 
 
+def default_rewriter():
+    """The untuned 1.5B model, sampling: it rewords missions the way it likes."""
+    from foreman.planner.llama_chat import LlamaCppChat
+    from foreman.planner.weights import QWEN_CODER_1_5B
+
+    return LlamaCppChat(model=QWEN_CODER_1_5B, temperature=0.9, max_tokens=60)
+
+
 def reword(mission: str, rewriter, rng: random.Random) -> str:
     """A free rewording of the mission by a chat model (``rewriter``), sampled; the mission itself if
     the model returns nothing usable."""
@@ -164,11 +172,9 @@ def train_outcomes(config: OutcomeConfig, sft: SFTConfig, adapter: Path, rollout
     from foreman.planner.llm import PlannerPrompts
     from foreman.planner.tuning.adapter import gguf_adapter, load_card
     from foreman.planner.tuning.sft import load_base, train_sft
-    from foreman.planner.weights import QWEN_CODER_1_5B
 
     card = load_card(adapter)
-    rewriter = LlamaCppChat(model=QWEN_CODER_1_5B, temperature=0.9, max_tokens=60)
-    goals = unlabeled_goals(config, rewriter)
+    goals = unlabeled_goals(config, default_rewriter())
     planner = LLMPlanner(
         LlamaCppChat(model=card.base, lora=gguf_adapter(adapter)), prompts=PlannerPrompts.load(card.prompt)
     )
