@@ -46,8 +46,10 @@ class AgentConfig:
     """env steps one subgoal may take before it counts as failed; None: twice the mean steps on
     the skill's card (its evaluation level), and at least 150"""
     stall_steps: int = 8
-    """a subgoal whose actions have changed nothing the agent sees for this many steps in a row
-    (toggling a locked door, walking into a wall) stops, so the planner hears why sooner"""
+    """a subgoal stops when, in front of a locked door, its actions have changed nothing the agent
+    sees for this many steps in a row (toggling a door it has no key for), so the planner hears
+    why sooner. Elsewhere such runs are left alone: on BossLevel a stop after 8 unchanged steps
+    anywhere cost 11.5 points of success (privileged reference planner: 86.5% -> 75.0%)."""
     max_replans: int = 3
     max_llm_calls: int = 8
 
@@ -77,10 +79,16 @@ class EpisodeResult(BaseModel):
     subgoals: list[SubgoalRecord]
 
 
+def _facing_locked_door(memory: AgentMemory):
+    """The locked door right in front of the agent, as it saw it, or None."""
+    facing = next((o for o in memory.objects() if (o.ahead, o.right) == (1, 0)), None)
+    return facing if facing and facing.door_state == "locked" else None
+
+
 def _feedback(subgoal: Subgoal, memory: AgentMemory, ran_out: bool) -> str:
     """Why a subgoal did not succeed, from what the agent can see (never from env state)."""
-    facing = next((o for o in memory.objects() if (o.ahead, o.right) == (1, 0)), None)
-    if subgoal.kind in ("open", "go_to") and facing and facing.door_state == "locked":
+    facing = _facing_locked_door(memory)
+    if subgoal.kind in ("open", "go_to") and facing:
         return f"the {facing.color} door is locked; a {facing.color} key is needed"
     if subgoal.kind in ("pick_up", "put_next") and memory.carrying and ran_out:
         return f"the robot carries a {memory.carrying}, so its hands are not free"
@@ -246,7 +254,7 @@ class Agent:
             detector.step(action)
             actions.append(action)
             same = np.array_equal(before[0], obs["image"]) and before[1] == obs["direction"]
-            unchanged = unchanged + 1 if same else 0
+            unchanged = unchanged + 1 if same and _facing_locked_door(memory) else 0
             if terminated:
                 env_end = "success" if reward > 0 else "env failure"
                 break

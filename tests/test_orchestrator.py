@@ -121,11 +121,49 @@ def test_the_default_step_budget_follows_the_skill_card(library):
     assert _step_budget(skill, None) == max(150, round(2 * mean)) and _step_budget(skill, 7) == 7
 
 
-def test_a_subgoal_whose_actions_change_nothing_stops_early_and_says_why(library):
+def _in_front_of_the_locked_door(env) -> None:
+    """Test double's move: put the agent on the cell before the locked door, facing it."""
+    from minigrid.core.constants import DIR_TO_VEC
+
+    base = env.unwrapped
+    door = next(
+        (x, y)
+        for x in range(base.grid.width)
+        for y in range(base.grid.height)
+        if (c := base.grid.get(x, y)) is not None and c.type == "door" and c.is_locked
+    )
+    for direction, vec in enumerate(DIR_TO_VEC):
+        cell = (door[0] - vec[0], door[1] - vec[1])
+        if base.grid.get(*cell) is None:
+            base.agent_pos, base.agent_dir = cell, direction
+            return
+
+
+def test_toggling_a_locked_door_without_its_key_stops_early_and_says_why(library):
     env = make_env("Foreman-MixedTrainLocal-v0", task="open")
     agent = Agent(PrivilegedReferencePlanner(env), library, AgentConfig(stall_steps=4, max_replans=0))
     agent.skills["open"] = agent.skills["go_to"]  # stand-in skill object
-    agent.skills["open"].act = lambda memory, subgoal: 5  # toggle, toggle, ... on whatever is ahead
+    calls = []
+
+    def toggle(memory, subgoal):
+        if not calls:
+            _in_front_of_the_locked_door(env)
+        calls.append(1)
+        return 5  # toggle, toggle, ...: nothing changes without the key
+
+    agent.skills["open"].act = toggle
     agent.skills["open"].card = agent.skills["open"].card.model_copy(update={"subgoal": "open"})
     result = agent.run(env, seed=1)
-    assert result.subgoals[0].status == "ran out of steps" and result.subgoals[0].steps == 4
+    record = result.subgoals[0]
+    assert record.status == "ran out of steps" and record.steps == 5  # the first step changed the view
+    assert "is locked" in record.reason and "key is needed" in record.reason
+
+
+def test_actions_that_change_nothing_elsewhere_are_left_to_the_step_budget(library):
+    env = make_env("Foreman-MixedTrainLocal-v0", task="open")
+    agent = Agent(PrivilegedReferencePlanner(env), library, AgentConfig(stall_steps=4, max_replans=0, subgoal_steps=30))
+    agent.skills["open"] = agent.skills["go_to"]
+    agent.skills["open"].act = lambda memory, subgoal: 6  # "done": changes nothing, anywhere
+    agent.skills["open"].card = agent.skills["open"].card.model_copy(update={"subgoal": "open"})
+    result = agent.run(env, seed=1)
+    assert result.subgoals[0].status == "ran out of steps" and result.subgoals[0].steps == 30
