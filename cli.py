@@ -332,9 +332,7 @@ def _finetune_data(args: argparse.Namespace) -> int:
 
 
 def _finetune_sft(args: argparse.Namespace) -> int:
-    import shutil
-
-    from foreman.planner.tuning.adapter import ADAPTERS_DIR, CARD, WEIGHTS
+    from foreman.planner.tuning.adapter import install_adapter
     from foreman.planner.tuning.data import DataRecipe
     from foreman.planner.tuning.sft import SFTConfig, train_sft
 
@@ -344,17 +342,13 @@ def _finetune_sft(args: argparse.Namespace) -> int:
     options = ("name", "epochs", "batch_size", "lr", "rank", "alpha", "threads", "out")
     config = SFTConfig(data=recipe, **{k: getattr(args, k) for k in options if getattr(args, k) is not None})
     card = train_sft(config, progress=not args.json)
-    if args.install:
-        target = ADAPTERS_DIR / card.name
-        target.mkdir(parents=True, exist_ok=True)
-        for name in (WEIGHTS, "adapter_config.json", CARD):
-            shutil.copyfile(config.out / name, target / name)
+    installed = install_adapter(config.out) if args.install else None
     print(
         card.model_dump_json()
         if args.json
         else f"{card.name}: {card.training['steps']} steps on {card.training['examples']} examples "
         f"({card.training['tokens']} tokens), final loss {card.training['final_loss']:.3f}, written to {config.out}"
-        + (f" and installed in {ADAPTERS_DIR / card.name}" if args.install else "")
+        + (f" and installed in {installed}" if installed else "")
     )
     return 0
 
@@ -373,12 +367,10 @@ def _finetune_goals(args: argparse.Namespace) -> int:
 
 
 def _finetune_outcomes(args: argparse.Namespace) -> int:
-    import shutil
-
     from foreman.orchestrator import Agent, AgentConfig
     from foreman.planner.builtin import DEFAULT_ADAPTER
     from foreman.planner.fixed import FixedPlanner
-    from foreman.planner.tuning.adapter import ADAPTERS_DIR, CARD, WEIGHTS
+    from foreman.planner.tuning.adapter import install_adapter
     from foreman.planner.tuning.outcomes import OutcomeConfig, train_outcomes
     from foreman.planner.tuning.sft import SFTConfig
     from foreman.skills import SkillLibrary
@@ -396,10 +388,7 @@ def _finetune_outcomes(args: argparse.Namespace) -> int:
     sft = SFTConfig(lr=args.lr, out=args.out)
     adapter = args.adapter or DEFAULT_ADAPTER
     card = train_outcomes(config, sft, adapter, rollout, progress=not args.json)
-    if args.install:
-        target = ADAPTERS_DIR / card.name
-        for name in (WEIGHTS, "adapter_config.json", CARD):
-            shutil.copyfile(sft.out / name, target / name)
+    installed = install_adapter(sft.out) if args.install else None
     outcomes = card.data["outcomes"]
     print(
         card.model_dump_json()
@@ -407,7 +396,7 @@ def _finetune_outcomes(args: argparse.Namespace) -> int:
         else f"{outcomes['goals']} reworded goals: greedy plan succeeded {outcomes['greedy_success']:.1%}, "
         f"some sampled plan {outcomes['any_success']:.1%}; trained on {outcomes['examples']} examples "
         f"(final loss {card.training['final_loss']:.3f}); written to {sft.out}"
-        + (f" and installed in {ADAPTERS_DIR / card.name}" if args.install else "")
+        + (f" and installed in {installed}" if installed else "")
     )
     return 0
 

@@ -119,7 +119,7 @@ def gguf_adapter(directory: Path) -> Path:
     target = cache_dir() / "adapters" / f"{card.name}-{card.sha256[:16]}.gguf"
     if target.exists():
         return target
-    state = {k: v.astype(np.float32) for k, v in _load_float(directory / WEIGHTS, load_file).items()}
+    state = {k: v.astype(np.float32) for k, v in load_file(str(directory / WEIGHTS)).items()}
     target.parent.mkdir(parents=True, exist_ok=True)
     partial = target.with_suffix(".partial")
     writer = gguf.GGUFWriter(str(partial), arch="qwen2")
@@ -136,11 +136,14 @@ def gguf_adapter(directory: Path) -> Path:
     return target
 
 
-def _load_float(path: Path, load_file) -> dict:
-    """safetensors as numpy; bfloat16 (which numpy lacks) goes through torch."""
-    try:
-        return load_file(str(path))
-    except (TypeError, ValueError):
-        from safetensors.torch import load_file as load_torch
+def install_adapter(run_dir: Path) -> Path:
+    """Copy a trained adapter (weights, peft config, card) from its run folder into ``ADAPTERS_DIR``,
+    where the built-in planner finds it by name."""
+    import shutil
 
-        return {k: v.float().numpy() for k, v in load_torch(str(path)).items()}
+    card = load_card(run_dir)
+    target = ADAPTERS_DIR / card.name
+    target.mkdir(parents=True, exist_ok=True)
+    for name in (WEIGHTS, "adapter_config.json", CARD):
+        shutil.copyfile(run_dir / name, target / name)
+    return target

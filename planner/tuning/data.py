@@ -144,10 +144,14 @@ def _replan(
     return request, remaining
 
 
+def library_specs() -> list[SkillSpec]:
+    """The skills of the built-in library as the planner sees them: every subgoal kind but drop."""
+    return [s for s in vocabulary_specs() if s.subgoal != "drop"]
+
+
 def _skill_lists() -> list[list[SkillSpec]]:
-    """The skill lists a prompt may show: every subgoal kind, or the built-in library's (no drop)."""
-    every = vocabulary_specs()
-    return [every, [s for s in every if s.subgoal != "drop"]]
+    """The skill lists a prompt may show: every subgoal kind, or the built-in library's."""
+    return [vocabulary_specs(), library_specs()]
 
 
 def generate(recipe: DataRecipe) -> Iterator[PlanExample]:

@@ -22,8 +22,8 @@ from pathlib import Path
 
 from foreman.envs import make_env
 from foreman.planner.llm import PROMPTS_DIR, LLMPlanner, PlanRequest, clean_goal
-from foreman.planner.plan import format_plan, vocabulary_specs
-from foreman.planner.tuning.data import DataRecipe, PlanExample, generate
+from foreman.planner.plan import format_plan
+from foreman.planner.tuning.data import DataRecipe, PlanExample, generate, library_specs
 from foreman.planner.tuning.sft import SFTConfig
 
 Rollout = Callable[[str, int, str, list], bool]
@@ -98,7 +98,7 @@ def sample_and_score(
     goals: list[GoalOutcome], planner: LLMPlanner, rollout: Rollout, config: OutcomeConfig, progress=None
 ) -> None:
     """Sample plans for every goal and execute each distinct one, filling ``goal.plans``."""
-    specs = [s for s in vocabulary_specs() if s.subgoal != "drop"]
+    specs = library_specs()
     for number, goal in enumerate(goals):
         for sample in range(config.samples):
             temperature = 0.0 if sample == 0 else config.temperature
@@ -118,7 +118,7 @@ def sample_and_score(
 
 def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe: DataRecipe) -> list[PlanExample]:
     """The shortest successful plan of each goal, plus replayed examples of the SFT recipe."""
-    specs = [s for s in vocabulary_specs() if s.subgoal != "drop"]
+    specs = library_specs()
     examples = []
     for goal in goals:
         won = sorted((p for p, ok in goal.plans.items() if ok), key=lambda p: (p.count("\n"), len(p)))
