@@ -409,6 +409,14 @@ def _bench_skills(args: argparse.Namespace) -> int:
     return 0
 
 
+def _bench_ppo(args: argparse.Namespace) -> int:
+    from foreman.bench.ppo_throughput import ThroughputConfig, run, table
+
+    result = run(ThroughputConfig(skill=args.skill, frames=args.frames, workers=args.workers))
+    print(json.dumps(result) if args.json else table(result))
+    return 0
+
+
 def _bench_agent(args: argparse.Namespace) -> int:
     from foreman.bench.agent import bench, table
 
@@ -567,6 +575,12 @@ def build_parser() -> argparse.ArgumentParser:
     skills.add_argument("--workers", type=int, default=2)
     skills.add_argument("--json", action="store_true")
     skills.set_defaults(handler=_bench_skills)
+    ppo = suites.add_parser("ppo", help="PPO training throughput beside Stable-Baselines3 (same network and level)")
+    ppo.add_argument("--skill", default="go_to", choices=["go_to", "pick_up", "open", "put_next"])
+    ppo.add_argument("--frames", type=int, default=16_384, help="a multiple of 1024 (16 envs x 64 steps)")
+    ppo.add_argument("--workers", type=int, default=2, help="foreman's sampling processes; both learners' threads")
+    ppo.add_argument("--json", action="store_true")
+    ppo.set_defaults(handler=_bench_ppo)
     agent = suites.add_parser("agent", help="foreman eval, with its summaries kept under bench/results")
     agent.add_argument("--level", "--env", dest="env", default="BabyAI-GoToLocal-v0")
     _eval_arguments(agent, models)

@@ -353,7 +353,13 @@ def train(config: TrainConfig) -> SkillCard:
         logger.info("DAgger: %d labelled states from %d episodes", len(labels["action"]), labelled)
         step = _clone(network, demos, config, config.dagger_epochs, rng, writer, step, "dagger")
     if config.ppo_frames:
-        stats = finetune(network, config.level, PPOConfig(frames=config.ppo_frames, envs=config.ppo_envs), writer, step)
+        stats = finetune(
+            network,
+            config.level,
+            PPOConfig(frames=config.ppo_frames, envs=config.ppo_envs, workers=config.workers),
+            writer,
+            step,
+        )
         frames += stats.frames
         logger.info("PPO: %s", stats)
     card = _card(config, network, kept, labelled, frames, (time.perf_counter() - started) / 60)

@@ -10,7 +10,7 @@ import torch
 from foreman.cli import main
 from foreman.envs import AgentMemory, make_env
 from foreman.skills import SkillLibrary, SkillLoadError, SkillNetwork
-from foreman.skills.ppo import PPOConfig, finetune
+from foreman.skills.ppo import ParallelSampler, PPOConfig, Sampler, finetune
 from foreman.skills.train import TrainConfig, clone_loss, collect_demos, train
 
 
@@ -184,13 +184,36 @@ def test_a_skill_refuses_a_subgoal_of_another_kind(trained):
         skill.act(memory, env.unwrapped.subgoal)
 
 
-def test_a_ppo_update_changes_every_parameter_and_stays_finite():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_ppo_update_changes_every_parameter_and_stays_finite(workers):
     torch.manual_seed(0)
     network = SkillNetwork(hidden=32)
     before = {k: v.clone() for k, v in network.state_dict().items()}
-    stats = finetune(network, "Foreman-GoToLocal-v0", PPOConfig(frames=64, envs=4, rollout=16, epochs=1, minibatch=64))
+    config = PPOConfig(frames=64, envs=4, rollout=16, epochs=1, minibatch=64, workers=workers)
+    stats = finetune(network, "Foreman-GoToLocal-v0", config)
     assert stats.frames == 64 and all(np.isfinite([stats.policy_loss, stats.value_loss, stats.entropy]))
     assert [k for k, v in network.state_dict().items() if torch.equal(v, before[k])] == []
+
+
+def test_worker_processes_sample_the_same_envs_as_one_process_joined_in_env_order():
+    network = SkillNetwork(hidden=32)
+    local = Sampler("Foreman-GoToLocal-v0", range(7, 11)).collect(network, 3)
+    parallel = ParallelSampler("Foreman-GoToLocal-v0", range(7, 11), workers=2, hidden=32)
+    try:
+        joined = parallel.collect(network, 3)
+    finally:
+        parallel.close()
+    assert joined.keys() == local.keys()
+    assert all(joined[k].shape == local[k].shape for k in local if k != "outcomes")
+    assert joined["cells"].shape[:2] == (3, 4)
+    # the first observation of each env depends only on its seed, whoever steps it
+    np.testing.assert_array_equal(joined["cells"][0], local["cells"][0])
+    np.testing.assert_allclose(joined["value"][0], local["value"][0], atol=1e-5)
+
+
+def test_ppo_refuses_envs_that_do_not_split_over_its_workers():
+    with pytest.raises(ValueError, match="split evenly"):
+        finetune(SkillNetwork(hidden=32), "Foreman-GoToLocal-v0", PPOConfig(frames=64, envs=3, workers=2))
 
 
 def test_the_teacher_puts_down_what_it_holds_before_a_pickup_and_then_succeeds():
