@@ -331,15 +331,24 @@ def _finetune_data(args: argparse.Namespace) -> int:
     return 0
 
 
+def _level_weights(text: str) -> dict[str, float]:
+    """``ENV=WEIGHT,ENV=WEIGHT`` -> {env: weight}; argparse reports a ValueError as a usage error."""
+    weights = {}
+    for part in text.split(","):
+        env_id, _, weight = part.partition("=")
+        weights[env_id.strip()] = float(weight)
+    return weights
+
+
 def _finetune_sft(args: argparse.Namespace) -> int:
     from foreman.planner.tuning.adapter import install_adapter
     from foreman.planner.tuning.data import DataRecipe
     from foreman.planner.tuning.sft import SFTConfig, train_sft
 
     recipe = DataRecipe(
-        **{k: getattr(args, k) for k in ("examples", "seed") if getattr(args, k) is not None},
+        **{k: getattr(args, k) for k in ("examples", "seed", "levels") if getattr(args, k) is not None},
     )
-    options = ("name", "epochs", "batch_size", "lr", "rank", "alpha", "threads", "out")
+    options = ("name", "epochs", "batch_size", "lr", "rank", "alpha", "threads", "out", "init_adapter")
     config = SFTConfig(data=recipe, **{k: getattr(args, k) for k in options if getattr(args, k) is not None})
     card = train_sft(config, progress=not args.json)
     installed = install_adapter(config.out) if args.install else None
@@ -523,6 +532,12 @@ def build_parser() -> argparse.ArgumentParser:
     sft = finetune_commands.add_parser("sft", help="LoRA fine-tuning on generated examples (resumable)")
     sft.add_argument("--examples", type=int, help="examples in the data recipe (default 1000)")
     sft.add_argument("--seed", type=int, help="the data recipe's first env seed (default 10,000,000)")
+    sft.add_argument(
+        "--levels",
+        type=_level_weights,
+        help="the recipe's mix of levels, ENV=WEIGHT,... (default: planner/tuning/data.py's LEVEL_WEIGHTS)",
+    )
+    sft.add_argument("--init-adapter", dest="init_adapter", type=Path, help="train this adapter further")
     sft.add_argument("--name")
     sft.add_argument("--epochs", type=int)
     sft.add_argument("--batch", dest="batch_size", type=int)

@@ -58,3 +58,16 @@ def test_run_without_env_finds_a_level_whose_mission_is_the_goal_or_says_what_to
     assert obs["mission"] == "go to the red ball"
     with pytest.raises(NoMatchingLevelError, match="not a BabyAI mission.*--env"):
         find_level("fetch me a coffee")
+
+
+def test_finetune_sft_reads_a_mix_of_levels_and_refuses_a_malformed_one(capsys):
+    from foreman.cli import build_parser
+
+    args = build_parser().parse_args(
+        ["finetune", "sft", "--levels", "BabyAI-BossLevel-v0=0.7, BabyAI-GoToSeq-v0=0.3", "--init-adapter", "a"]
+    )
+    assert args.levels == {"BabyAI-BossLevel-v0": 0.7, "BabyAI-GoToSeq-v0": 0.3}
+    assert str(args.init_adapter) == "a"
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["finetune", "sft", "--levels", "BabyAI-BossLevel-v0"])
+    assert "--levels" in capsys.readouterr().err

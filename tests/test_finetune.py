@@ -182,6 +182,23 @@ def test_a_finished_run_resumes_to_the_same_adapter_and_another_config_is_refuse
         train_sft(replace(config, lr=0.5), model=_lora(tiny[0], config), tokenizer=tiny[1], progress=False)
 
 
+def test_training_continues_from_an_adapter_and_records_it(trained, tiny, tmp_path):
+    import copy
+
+    from safetensors.torch import load_file
+
+    config, _, _, card = trained
+    frozen = replace(config, lr=0.0, out=tmp_path / "frozen", init_adapter=config.out)
+    again = train_sft(frozen, model=copy.deepcopy(tiny[0]), tokenizer=tiny[1], progress=False)
+    assert again.training["continued_from"]["sha256"] == card.sha256
+    first, second = load_file(str(config.out / WEIGHTS)), load_file(str(frozen.out / WEIGHTS))
+    assert first.keys() == second.keys() and all(torch.equal(first[k], second[k]) for k in first)
+    moved = train_sft(replace(frozen, lr=1e-2, out=tmp_path / "moved"), copy.deepcopy(tiny[0]), tiny[1], False)
+    assert moved.sha256 != card.sha256
+    with pytest.raises(ValueError, match="rank 8"):
+        train_sft(replace(frozen, rank=4, out=tmp_path / "r4"), copy.deepcopy(tiny[0]), tiny[1], False)
+
+
 def test_the_gguf_adapter_holds_every_lora_matrix_under_llama_cpp_names(trained, tmp_path, monkeypatch):
     import gguf
     from safetensors.torch import load_file

@@ -165,13 +165,12 @@ def train_outcomes(config: OutcomeConfig, sft: SFTConfig, adapter: Path, rollout
     samples) to ``sft.out`` and returns its card."""
     import json
 
-    from peft import PeftModel
     from tqdm import tqdm
 
     from foreman.planner.llama_chat import LlamaCppChat
     from foreman.planner.llm import PlannerPrompts
     from foreman.planner.tuning.adapter import gguf_adapter, load_card
-    from foreman.planner.tuning.sft import load_base, train_sft
+    from foreman.planner.tuning.sft import train_sft
 
     card = load_card(adapter)
     goals = unlabeled_goals(config, default_rewriter())
@@ -186,7 +185,5 @@ def train_outcomes(config: OutcomeConfig, sft: SFTConfig, adapter: Path, rollout
     scored = summary(goals)
     (sft.out / "outcomes.json").write_text(json.dumps(scored, indent=1))
     examples = outcome_examples(goals, config, DataRecipe(**card.data) if "examples" in card.data else DataRecipe())
-    model, tokenizer = load_base(card.base_model)
-    model = PeftModel.from_pretrained(model, str(adapter), is_trainable=True)
     data = {"sft": card.data, "outcomes": {**asdict(config), **scored, "examples": len(examples)}}
-    return train_sft(sft, model=model, tokenizer=tokenizer, progress=progress, examples=examples, data=data)
+    return train_sft(replace(sft, init_adapter=adapter), progress=progress, examples=examples, data=data)

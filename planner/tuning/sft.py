@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from foreman.planner.llama_chat import chat_messages
 from foreman.planner.llm import PlannerPrompts
-from foreman.planner.tuning.adapter import CARD, WEIGHTS, AdapterCard, file_sha256
+from foreman.planner.tuning.adapter import CARD, WEIGHTS, AdapterCard, file_sha256, load_card
 from foreman.planner.tuning.data import DataRecipe, PlanExample, generate
 from foreman.planner.weights import PACKAGED_MODELS, QWEN_CODER_0_5B, model_path
 
@@ -44,6 +44,8 @@ class SFTConfig:
     threads: int = 2
     checkpoint_every: int = 20
     out: Path = Path("runs/finetune/sft")
+    init_adapter: Path | None = None
+    """train this adapter further (same base, rank, alpha and modules) instead of a fresh one"""
 
 
 def load_base(name: str):
@@ -111,9 +113,10 @@ def train_sft(
 ) -> AdapterCard:
     """Train a LoRA adapter; writes it with its card to ``config.out`` and returns the card.
 
-    ``model`` and ``tokenizer`` default to the packaged base model; a ``model`` that already carries
-    a LoRA adapter (a ``peft`` model) is trained as it is. ``examples`` (described by ``data`` on
-    the card) replace the config's recipe: the outcome stage trains on its own.
+    ``model`` and ``tokenizer`` default to the packaged base model, carrying
+    ``config.init_adapter`` when there is one (its card is kept under ``training.continued_from``).
+    ``examples`` (described by ``data`` on the card) replace the config's recipe: the outcome stage
+    trains on its own.
     """
     from peft import LoraConfig, PeftModel, get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
     from safetensors.torch import save_file
@@ -123,8 +126,18 @@ def train_sft(
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
     torch.manual_seed(config.seed)
+    prior = load_card(config.init_adapter) if config.init_adapter else None
+    if prior is not None:
+        mine = (config.base_model, config.rank, config.alpha, list(config.target_modules))
+        if (prior.base_model, prior.rank, prior.alpha, prior.target_modules) != mine:
+            raise ValueError(
+                f"adapter {config.init_adapter} has base {prior.base_model}, rank {prior.rank}, alpha {prior.alpha}, "
+                f"modules {prior.target_modules}; this config asks for {mine}"
+            )
     if model is None:
         model, tokenizer = load_base(config.base_model)
+    if prior is not None and not isinstance(model, PeftModel):
+        model = PeftModel.from_pretrained(model, str(config.init_adapter), is_trainable=True)
     base = PACKAGED_MODELS[config.base_model]
     prompts = PlannerPrompts.load("tuned")
     examples = generate(config.data) if examples is None else examples
@@ -217,7 +230,8 @@ def train_sft(
             "wall_minutes_this_run": round((time.perf_counter() - started) / 60, 1),
             "final_loss": sum(tail) / len(tail),
             "config": _config_json(config),
-        },
+        }
+        | ({"continued_from": prior.model_dump(exclude={"description", "evaluation"})} if prior else {}),
         sha256=file_sha256(config.out / WEIGHTS),
     )
     (config.out / CARD).write_text(card.model_dump_json(indent=1) + "\n")
