@@ -294,6 +294,26 @@ def _skills_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _skills_fit_critic(args: argparse.Namespace) -> int:
+    from foreman.skills import SkillLibrary
+    from foreman.skills.critic import CriticConfig, fit_critic
+
+    library = SkillLibrary(args.library) if args.library else SkillLibrary()
+    skill = library.load(args.name)
+    options = {k: getattr(args, k) for k in ("episodes", "held_out", "seed", "workers") if getattr(args, k) is not None}
+    fit = fit_critic(skill, skill.card.training.env_id, CriticConfig(**options))
+    training = skill.card.training.model_copy(update={"critic": fit})
+    library.save(skill.network, skill.card.model_copy(update={"training": training}))
+    print(
+        fit.model_dump_json()
+        if args.json
+        else f"{skill.name}: critic fitted on {fit.states} states of {fit.episodes} episodes "
+        f"({fit.success_rate:.1%} succeeded); on {fit.held_out_episodes} held-out episodes the first-step value "
+        f"has Brier score {fit.brier:.3f} (always {fit.success_rate:.2f}: {fit.brier_of_base_rate:.3f})"
+    )
+    return 0
+
+
 def _train(args: argparse.Namespace) -> int:
     import dataclasses
 
@@ -501,6 +521,18 @@ def build_parser() -> argparse.ArgumentParser:
     skill_eval.add_argument("--json", action="store_true")
     skill_eval.set_defaults(handler=_skills_eval)
 
+    critic = skill_commands.add_parser(
+        "fit-critic", help="fit a skill's value to its own outcomes (an affordance score); the policy is unchanged"
+    )
+    critic.add_argument("name")
+    critic.add_argument("--episodes", type=int, help="episodes that train the critic (default 400)")
+    critic.add_argument("--held-out", dest="held_out", type=int, help="episodes that measure it (default 100)")
+    critic.add_argument("--seed", type=int, help="first episode seed (default 30,000,000)")
+    critic.add_argument("--workers", type=int)
+    critic.add_argument("--library", type=Path, help="a library folder (default: the built-in one)")
+    critic.add_argument("--json", action="store_true")
+    critic.set_defaults(handler=_skills_fit_critic)
+
     train = commands.add_parser("train", help="train one skill (behaviour cloning from bot demos)")
     train.add_argument("skill", choices=["go_to", "pick_up", "open", "put_next"])
     train.add_argument("--env-id", dest="env_id")
@@ -517,6 +549,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--dagger-epochs", dest="dagger_epochs", type=int)
     train.add_argument("--ppo-frames", dest="ppo_frames", type=int)
     train.add_argument("--ppo-envs", dest="ppo_envs", type=int)
+    train.add_argument("--critic-episodes", dest="critic_episodes", type=int, help="0: leave the critic unfitted")
     train.add_argument("--library", type=Path)
     train.add_argument("--logdir", type=Path)
     train.add_argument("--json", action="store_true")

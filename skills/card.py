@@ -26,6 +26,22 @@ class Evaluation(BaseModel):
     mean_steps: float
 
 
+class CriticFit(BaseModel):
+    """How the critic was fitted to the policy's own outcomes (``skills/critic.py``)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    episodes: int
+    seeds: tuple[int, int]  # first and last, held-out episodes included
+    states: int
+    success_rate: float  # over the fitting episodes
+    held_out_episodes: int
+    brier: float  # of the value at the first step of each held-out episode
+    brier_of_base_rate: float  # of always answering success_rate, for comparison
+    mean_value_successes: float | None
+    mean_value_failures: float | None
+
+
 class Training(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -36,6 +52,7 @@ class Training(BaseModel):
     cloned_success_rate: float | None = None  # on 100 of the evaluation seeds, before DAgger
     frames: int  # env frames seen, demos included
     minutes: float  # wall-clock minutes on the training machine
+    critic: CriticFit | None = None  # None: the critic was never fitted (its values mean nothing)
 
 
 class SkillCard(BaseModel):

@@ -68,6 +68,13 @@ class SkillNetwork(nn.Module):
         vector: torch.Tensor,  # (B, VECTOR)
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Action logits (B, 6) and values (B,)."""
+        hidden = self.features(cells, flags, coarse, vector)
+        return self.actor(hidden), self.critic(hidden).squeeze(1)
+
+    def features(
+        self, cells: torch.Tensor, flags: torch.Tensor, coarse: torch.Tensor, vector: torch.Tensor
+    ) -> torch.Tensor:
+        """The trunk's output (B, 2 * hidden), which both heads read."""
         cells = cells.long()
         offsets = torch.tensor([0, _N_TYPES, _N_TYPES + _N_COLORS], device=cells.device)
         x = self.cells(cells + offsets).sum(dim=3) + self.flags(flags.float())
@@ -78,6 +85,4 @@ class SkillNetwork(nn.Module):
         x = torch.relu(self.film2(self.conv2(x), condition))
         x = nn.functional.max_pool2d(x, 2)  # 3x3
         wide = self.coarse(coarse.float().permute(0, 3, 1, 2) / 9)
-        features = torch.cat([x.flatten(1), wide.flatten(1), vector], dim=1)
-        hidden = self.trunk(features)
-        return self.actor(hidden), self.critic(hidden).squeeze(1)
+        return self.trunk(torch.cat([x.flatten(1), wide.flatten(1), vector], dim=1))

@@ -81,7 +81,8 @@ class Skill:
         return int(torch.multinomial(torch.softmax(logits, dim=1)[0], 1, generator=self._rng))
 
     def value(self, memory: AgentMemory, subgoal: Subgoal) -> float:
-        """The critic's estimate of success from here (an affordance score)."""
+        """The critic's estimate of this skill's chance to complete ``subgoal`` from here, an
+        affordance score, once fitted (``card.training.critic``; ``foreman skills fit-critic``)."""
         _, value = self._forward(memory, subgoal)
         return float(value)
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import multiprocessing as mp
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,10 +24,12 @@ from tqdm import tqdm
 
 from foreman.envs import AgentMemory, Subgoal, make_env
 from foreman.skills.card import Evaluation, SkillCard, Training
+from foreman.skills.critic import CriticConfig, fit_critic
 from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary
 from foreman.skills.network import N_ACTIONS, SkillNetwork
 from foreman.skills.observation import observe
 from foreman.skills.ppo import PPOConfig, finetune
+from foreman.skills.rollout import Episode, in_workers, play
 from foreman.skills.skill import Skill
 
 logger = logging.getLogger(__name__)
@@ -87,6 +88,9 @@ class TrainConfig:
     ppo_frames: int = 0
     """env frames of PPO fine-tuning after cloning (0: cloning only)"""
     ppo_envs: int = 16
+    critic_episodes: int = 400
+    """episodes of the finished policy whose outcomes its critic is fitted to (skills/critic.py);
+    a quarter as many again measure the fit"""
     library: Path = BUILT_IN_LIBRARY
     logdir: Path | None = Path("runs")
     version: str = "0.2.0"
@@ -133,7 +137,6 @@ def _start(env, seed: int) -> tuple[Subgoal, Teacher, AgentMemory]:
 
 def _demos(env_id: str, seeds: range) -> tuple[Frames, int, int]:
     """One worker's share of :func:`collect_demos`."""
-    torch.set_num_threads(1)
     env = make_env(env_id)
     frames: dict[str, list] = {}
     kept, seen = 0, 0
@@ -156,28 +159,20 @@ def _demos(env_id: str, seeds: range) -> tuple[Frames, int, int]:
     return {k: np.stack(v) for k, v in frames.items()}, kept, seen
 
 
-def _split(seeds: range, parts: int) -> list[range]:
-    bounds = np.linspace(seeds.start, seeds.stop, parts + 1).astype(int)
-    return [range(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-
-
 def collect_demos(env_id: str, seeds: range, workers: int = 1) -> tuple[Frames, int, int]:
     """Bot demonstrations of each seed's subgoal, as the skill would see them.
 
     Returns the frames of the successful episodes, how many episodes succeeded, and the env
     frames seen in all (failed episodes included).
     """
-    if workers <= 1:
-        return _demos(env_id, seeds)
-    with mp.get_context("fork").Pool(workers) as pool:
-        parts = pool.starmap(_demos, [(env_id, part) for part in _split(seeds, workers)])
-    frames = {k: np.concatenate([p[0][k] for p in parts if p[1]]) for k in parts[0][0]}
+    parts = in_workers(_demos, (env_id,), seeds, workers)
+    kept = [p for p in parts if p[1]]
+    frames = {k: np.concatenate([p[0][k] for p in kept]) for k in kept[0][0]} if kept else {}
     return frames, sum(p[1] for p in parts), sum(p[2] for p in parts)
 
 
-def _labelled(skill: Skill, env_id: str, seeds: range, max_steps: int) -> tuple[Frames, int]:
+def _labelled(skill: Skill, env_id: str, max_steps: int, seeds: range) -> tuple[Frames, int]:
     """One worker's share of :func:`collect_labels`."""
-    torch.set_num_threads(1)
     env = make_env(env_id)
     frames: dict[str, list] = {}
     seen = 0
@@ -210,12 +205,10 @@ def collect_labels(
 
     Returns the labelled frames and the env frames seen. The bot only labels; the skill acts.
     """
-    if workers <= 1:
-        return _labelled(skill, env_id, seeds, max_steps)
-    with mp.get_context("fork").Pool(workers) as pool:
-        parts = pool.starmap(_labelled, [(skill, env_id, part, max_steps) for part in _split(seeds, workers)])
-    parts = [p for p in parts if p[0]]
-    return {k: np.concatenate([p[0][k] for p in parts]) for k in parts[0][0]}, sum(p[1] for p in parts)
+    parts = in_workers(_labelled, (skill, env_id, max_steps), seeds, workers)
+    labelled = [p for p in parts if p[0]]
+    frames = {k: np.concatenate([p[0][k] for p in labelled]) for k in labelled[0][0]} if labelled else {}
+    return frames, sum(p[1] for p in parts)
 
 
 def _clone(
@@ -252,41 +245,20 @@ def clone_loss(network: SkillNetwork, batch: Frames) -> tuple[torch.Tensor, floa
     return loss, float((logits.argmax(1) == actions).float().mean())
 
 
-def _evaluate(skill: Skill, env_id: str, seeds: range) -> tuple[int, list[int]]:
-    torch.set_num_threads(1)
+def _evaluate(skill: Skill, env_id: str, seeds: range) -> list[Episode]:
     env = make_env(env_id)
-    successes, steps = 0, []
-    for seed in seeds:
-        obs, _ = env.reset(seed=seed)
-        subgoal = env.unwrapped.subgoal
-        memory = AgentMemory()
-        memory.observe(obs)
-        skill.reset()
-        done, episode_steps = False, 0
-        while not done:  # the level truncates at its max_steps
-            action = skill.act(memory, subgoal)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            memory.observe(obs, action)
-            done, episode_steps = terminated or truncated, episode_steps + 1
-        successes += reward > 0
-        steps.append(episode_steps)
-    return successes, steps
+    return [play(skill, env, seed) for seed in seeds]
 
 
 def evaluate(skill: Skill, env_id: str, seeds: range, workers: int = 1) -> Evaluation:
     """Success (the level's detector rewards the subgoal) with the agent's deterministic actions."""
-    if workers <= 1:
-        parts = [_evaluate(skill, env_id, seeds)]
-    else:
-        with mp.get_context("fork").Pool(workers) as pool:
-            parts = pool.starmap(_evaluate, [(skill, env_id, part) for part in _split(seeds, workers)])
-    steps = [s for part in parts for s in part[1]]
+    episodes = [e for part in in_workers(_evaluate, (skill, env_id), seeds, workers) for e in part]
     return Evaluation(
         env_id=env_id,
         episodes=len(seeds),
         seeds=(seeds.start, seeds.stop - 1),
-        success_rate=sum(p[0] for p in parts) / len(seeds),
-        mean_steps=float(np.mean(steps)),
+        success_rate=sum(e.success for e in episodes) / len(seeds),
+        mean_steps=float(np.mean([e.steps for e in episodes])),
     )
 
 
@@ -362,7 +334,13 @@ def train(config: TrainConfig) -> SkillCard:
         )
         frames += stats.frames
         logger.info("PPO: %s", stats)
+    fit = None
+    if config.critic_episodes:
+        critic = CriticConfig(config.critic_episodes, max(1, config.critic_episodes // 4), workers=config.workers)
+        fit = fit_critic(Skill(_provisional_card(config), network), config.level, critic)
+        torch.set_num_threads(max(1, config.workers))
     card = _card(config, network, kept, labelled, frames, (time.perf_counter() - started) / 60)
+    card.training.critic = fit
     if cloned is not None:
         card.training.cloned_success_rate = cloned.success_rate
     evaluation = evaluate(

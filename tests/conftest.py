@@ -36,6 +36,7 @@ def tiny_library(tmp_path_factory):
         workers=1,
         dagger_episodes=0,
         eval_episodes=2,
+        critic_episodes=4,
         library=root,
         logdir=None,
     )

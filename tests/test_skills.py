@@ -71,6 +71,7 @@ def trained(tmp_path_factory):
         dagger_episodes=6,
         dagger_epochs=1,
         eval_episodes=5,
+        critic_episodes=8,
         library=library,
         logdir=None,
     )
@@ -85,6 +86,8 @@ def test_train_saves_a_card_that_describes_the_run(trained):
     assert card.training.frames > card.training.demos and card.training.dagger_episodes == 6
     assert card.evaluation.episodes == 5 and card.evaluation.seeds == (10_000_000, 10_000_004)
     assert [c.name for c in SkillLibrary(library).cards()] == ["go_to"]
+    assert card.training.critic.episodes == 8 and card.training.critic.held_out_episodes == 2
+    assert 0 <= card.training.critic.brier <= 1
 
 
 def test_save_then_load_gives_identical_action_distributions(trained):
@@ -246,3 +249,36 @@ def test_dagger_labels_the_states_the_skill_visits(trained):
     assert 0 < len(labels["action"]) <= seen
     assert set(labels) == {"cells", "flags", "coarse", "vector", "action"}
     assert labels["action"].max() < 6
+
+
+def test_fitting_the_critic_moves_only_the_critic_toward_the_policys_success_rate(trained):
+    from foreman.skills.critic import CriticConfig, fit_critic
+
+    library, _ = trained
+    skill = SkillLibrary(library).load("go_to")
+    before = {k: v.clone() for k, v in skill.network.state_dict().items()}
+    env, memory = _started("Foreman-GoToLocal-v0", seed=5)
+    actions_before = skill.action_distribution(memory, env.unwrapped.subgoal)
+    fit = fit_critic(skill, "Foreman-GoToLocal-v0", CriticConfig(episodes=12, held_out=4, seed=40_000_000, workers=1))
+    changed = {k for k, v in skill.network.state_dict().items() if not torch.equal(v, before[k])}
+    assert changed and all(k.startswith("critic.") for k in changed)
+    assert torch.equal(skill.action_distribution(memory, env.unwrapped.subgoal), actions_before)
+    assert fit.states > fit.episodes and fit.seeds == (40_000_000, 40_000_015)
+    # a least-squares fit with a bias lands near the success rate on average
+    values = []
+    for seed in range(40_000_000, 40_000_004):
+        env, memory = _started("Foreman-GoToLocal-v0", seed=seed)
+        values.append(skill.value(memory, env.unwrapped.subgoal))
+    assert abs(float(np.mean(values)) - fit.success_rate) < 0.25
+
+
+def test_the_cli_fits_a_critic_and_stores_it_on_the_card(trained, tmp_path, capsys):
+    library, card = trained
+    copy = tmp_path / "library"
+    shutil.copytree(library, copy)
+    args = ["skills", "fit-critic", "go_to", "--episodes", "4", "--held-out", "2", "--workers", "1"]
+    assert main([*args, "--library", str(copy), "--json"]) == 0
+    fit = json.loads(capsys.readouterr().out)
+    stored = SkillLibrary(copy).load("go_to").card
+    assert stored.training.critic.model_dump(mode="json") == fit and fit["episodes"] == 4
+    assert stored.weights_sha256 != card.weights_sha256 and stored.evaluation == card.evaluation
