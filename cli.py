@@ -20,6 +20,9 @@ from foreman.envs import (
 )
 from foreman.errors import ForemanError
 
+PLANNER_KINDS = ("llm", "base", "saycan")
+"""planner.builtin.PLANNER_KINDS, spelled out so that building the parser imports no model code"""
+
 _INSTRUCTION = TypeAdapter(Instruction)
 
 
@@ -678,7 +681,10 @@ def _eval_arguments(parser: argparse.ArgumentParser, models: list[str]) -> None:
 
 def _planner_kinds(parser: argparse.ArgumentParser, models: list[str]) -> None:
     parser.add_argument(
-        "--planner", choices=["llm", "base"], default="llm", help="llm: fine-tuned (default); base: untuned --model"
+        "--planner",
+        choices=PLANNER_KINDS,
+        default="llm",
+        help="llm: fine-tuned (default); base: untuned --model; saycan: fine-tuned model scoring candidate calls",
     )
     parser.add_argument("--model", choices=models, default=models[0], help="the model of --planner base")
 
@@ -686,9 +692,10 @@ def _planner_kinds(parser: argparse.ArgumentParser, models: list[str]) -> None:
 def _agent_kinds(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--planner",
-        choices=["llm", "base", "reference"],
+        choices=[*PLANNER_KINDS, "reference"],
         default="llm",
-        help="llm: fine-tuned (default); base: untuned --model, few-shot; reference: privileged ablation",
+        help="llm: fine-tuned (default); base: untuned --model, few-shot; saycan: candidate calls scored by the "
+        "fine-tuned model times the skills' affordances; reference: privileged ablation",
     )
     parser.add_argument("--skills", choices=["learned", "bot"], default="learned", help="bot: privileged ablation")
     parser.add_argument("--baseline", choices=["bot"], help="the bot alone on the mission (upper bound)")

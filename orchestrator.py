@@ -152,7 +152,13 @@ class Agent:
             if sum(len(p.attempts) for p in plans) >= self.config.max_llm_calls:
                 end = "llm call budget"
                 break
-            request = PlanRequest(goal=goal, skills=self.specs, observation=memory.describe(), history=history)
+            request = PlanRequest(
+                goal=goal,
+                skills=self.specs,
+                observation=memory.describe(),
+                history=history,
+                affordance=lambda subgoal, memory=memory: self._affordance(memory, subgoal),
+            )
             try:
                 result = self.planner.plan(request)
             except Exception as error:  # a broken planner ends the episode, recorded, not the eval
@@ -232,6 +238,15 @@ class Agent:
             end_reason=result.end_reason,
         )
         return result
+
+    def _affordance(self, memory: AgentMemory, subgoal: Subgoal) -> float | None:
+        """The executing skill's fitted critic's estimate of completing ``subgoal`` from here;
+        None without such a skill or critic (an unfitted critic's value means nothing)."""
+        skill = self.skills.get(subgoal.kind)
+        training = getattr(getattr(skill, "card", None), "training", None)
+        if skill is None or getattr(training, "critic", None) is None:
+            return None
+        return _value(skill, memory, subgoal)
 
     def _execute(self, env, obs, memory: AgentMemory, skill: Skill, subgoal: Subgoal, start):
         """Run one subgoal; returns its record, the detector's status, the last observation,

@@ -47,8 +47,9 @@ class EvalConfig:
     suite: Literal["balrog-babyai"] | None = None
     """a benchmark suite instead of one level: ``episodes`` per task kind from ``seed``"""
     split: Literal["train", "test"] = "train"
-    planner: Literal["llm", "base", "reference"] = "llm"
-    """llm: the fine-tuned default; base: the untuned ``model`` (few-shot); reference: privileged"""
+    planner: Literal["llm", "base", "saycan", "reference"] = "llm"
+    """llm: the fine-tuned default; base: the untuned ``model`` (few-shot); saycan: the fine-tuned
+    model scoring candidate calls times the skills' affordances; reference: privileged"""
     skills: Literal["learned", "bot"] = "learned"
     baseline: Literal["bot"] | None = None
     model: str = QWEN_CODER_1_5B.name
@@ -67,6 +68,7 @@ class EvalConfig:
         planner = {
             "llm": "llm (fine-tuned, built-in adapter)",
             "base": f"base ({self.model}, untuned, few-shot)",
+            "saycan": "saycan (fine-tuned model's scores x affordances)",
             "reference": "reference (privileged)",
         }[self.planner]
         skills = "learned" if self.skills == "learned" else "bot (privileged)"
@@ -236,7 +238,8 @@ def planner_identity(config: EvalConfig) -> str:
         return "none" if config.baseline else "reference"
     if config.planner == "base":
         return config.model
-    return f"{DEFAULT_ADAPTER.name} sha256 {load_card(DEFAULT_ADAPTER).sha256}"
+    adapter = f"{DEFAULT_ADAPTER.name} sha256 {load_card(DEFAULT_ADAPTER).sha256}"
+    return f"saycan {adapter}" if config.planner == "saycan" else adapter
 
 
 def _config_record(config: EvalConfig) -> dict:

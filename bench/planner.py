@@ -34,7 +34,9 @@ class PlannerBenchConfig:
 
     @property
     def planner_name(self) -> str:
-        return DEFAULT_ADAPTER.name if self.planner == "llm" else self.model
+        if self.planner == "base":
+            return self.model
+        return DEFAULT_ADAPTER.name + ("-saycan" if self.planner == "saycan" else "")
 
 
 def acceptable_orders(instr: Instruction) -> list[list]:
@@ -92,7 +94,8 @@ def _write(summary: dict, path: Path) -> None:
 def run(config: PlannerBenchConfig) -> dict:
     """Exact decomposition of a level's own missions on seeds ``seed`` .. ``seed + episodes - 1``."""
     planner = builtin_planner(config.planner, base_model=config.model)
-    planner.grammar = config.grammar
+    if isinstance(planner, LLMPlanner):  # SayCan scores candidates: no grammar to switch
+        planner.grammar = config.grammar
     env = make_env(config.level)
     cases = []
     for seed in range(config.seed, config.seed + config.episodes):
@@ -103,7 +106,7 @@ def run(config: PlannerBenchConfig) -> dict:
         "seeds": [config.seed, config.seed + config.episodes - 1],
         "model": config.planner_name,
         "planner": planner.identity,
-        "grammar": config.grammar,
+        "grammar": getattr(planner, "grammar", None),
         "config": {k: str(v) for k, v in asdict(config).items()},
         **_plan_cases(planner, cases),
     }

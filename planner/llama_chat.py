@@ -12,6 +12,7 @@ import contextlib
 import os
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,22 @@ def _quiet_stderr():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def _load_llama(model: PackagedModel, lora: Path | None, n_ctx: int, threads: int, seed: int, logits_all=False):
+    from llama_cpp import Llama
+
+    with _quiet_stderr():  # llama.cpp logs every LoRA tensor it places, even when not verbose
+        return Llama(
+            model_path=str(model_path(model)),
+            n_ctx=n_ctx,
+            n_threads=threads,
+            n_threads_batch=threads,
+            seed=seed,
+            lora_path=str(lora) if lora else None,
+            logits_all=logits_all,
+            verbose=False,
+        )
 
 
 def chat_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
@@ -77,18 +94,7 @@ class LlamaCppChat(BaseChatModel):
         return self._llama
 
     def _load(self):
-        from llama_cpp import Llama
-
-        with _quiet_stderr():  # llama.cpp logs every LoRA tensor it places, even when not verbose
-            return Llama(
-                model_path=str(model_path(self.model)),
-                n_ctx=self.n_ctx,
-                n_threads=self.n_threads,
-                n_threads_batch=self.n_threads,
-                seed=self.seed,
-                lora_path=str(self.lora) if self.lora else None,
-                verbose=False,
-            )
+        return _load_llama(self.model, self.lora, self.n_ctx, self.n_threads, self.seed)
 
     def _generate(
         self,
@@ -121,3 +127,74 @@ class LlamaCppChat(BaseChatModel):
             response_metadata={"model": self.model.name, "latency_s": latency},
         )
         return ChatResult(generations=[ChatGeneration(message=message)])
+
+
+class LlamaCppScorer:
+    """Log-probabilities of continuations under a packaged model (SayCan mode's language model).
+
+    A second llama.cpp instance that keeps the logits of every position (``logits_all``: about
+    ``n_ctx`` x 152k floats, 0.6 GB at 1024). The prompt stays in the KV cache between calls;
+    continuations are evaluated in sorted order, each reusing the tokens it shares with the one
+    before (calls that differ in their last argument, or only in how the line ends, cost a few
+    tokens each).
+    """
+
+    def __init__(self, model: PackagedModel = QWEN_CODER_1_5B, lora: Path | None = None, n_ctx: int = 1024):
+        self.model, self.lora, self.n_ctx = model, lora, n_ctx
+        self.name = model.name + (f" + {lora.name}" if lora else "")
+        self.evaluated_tokens = 0
+        self._llama = None
+        self._format = None
+
+    def _ready(self):
+        if self._llama is None:
+            from llama_cpp.llama_chat_format import Jinja2ChatFormatter
+
+            self._llama = _load_llama(self.model, self.lora, self.n_ctx, max(1, min(2, os.cpu_count() or 1)), 0, True)
+            metadata = self._llama.metadata
+            self._format = Jinja2ChatFormatter(
+                template=metadata["tokenizer.chat_template"],
+                eos_token=self._llama.detokenize([self._llama.token_eos()]).decode(),
+                bos_token=self._llama.detokenize([self._llama.token_bos()]).decode(),
+            )
+        return self._llama
+
+    def _tokens(self, text: str) -> list[int]:
+        return self._ready().tokenize(text.encode(), add_bos=False, special=True)
+
+    def score(self, messages: list[BaseMessage], prefix: str, continuations: Sequence[str]) -> list[float]:
+        import numpy as np
+
+        llama = self._ready()
+        prompt = self._format(messages=chat_messages(messages)).prompt + prefix
+        context = self._tokens(prompt)
+        if len(context) + max(len(self._tokens(c)) for c in continuations) > self.n_ctx:
+            raise ValueError(f"the prompt and a continuation exceed the scorer's context of {self.n_ctx} tokens")
+        cached = llama.input_ids[: llama.n_tokens].tolist()
+        common = next(
+            (i for i, (a, b) in enumerate(zip(cached, context, strict=False)) if a != b), min(len(cached), len(context))
+        )
+        if common < len(context):
+            llama.n_tokens = common
+            llama.eval(context[common:])
+            self.evaluated_tokens += len(context) - common
+        base = len(context)
+        tokenized = [self._tokens(text) for text in continuations]
+        totals = [0.0] * len(continuations)
+        for index in sorted(range(len(tokenized)), key=tokenized.__getitem__):
+            tokens = tokenized[index]
+            cached = llama.input_ids[base : llama.n_tokens].tolist()
+            shared = next(
+                (i for i, (a, b) in enumerate(zip(cached, tokens, strict=False)) if a != b),
+                min(len(cached), len(tokens)),
+            )
+            if shared < len(tokens):
+                llama.n_tokens = base + shared
+                llama.eval(tokens[shared:])
+                self.evaluated_tokens += len(tokens) - shared
+            rows = llama.scores[base - 1 : base - 1 + len(tokens)].astype(np.float64)
+            top = rows.max(axis=1)
+            normaliser = top + np.log(np.exp(rows - top[:, None]).sum(axis=1))
+            totals[index] = float((rows[np.arange(len(tokens)), tokens] - normaliser).sum())
+        llama.n_tokens = base
+        return totals

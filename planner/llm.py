@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import time
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
@@ -57,6 +58,9 @@ class PlanRequest(BaseModel):
     skills: list[SkillSpec]
     observation: str = ""
     history: list[SubgoalOutcome] = Field(default_factory=list)
+    affordance: Callable[[Subgoal], float | None] | None = Field(default=None, exclude=True, repr=False)
+    """the executor's estimate that a skill completes a subgoal from the current state (SayCan's
+    affordance, from the skill's critic); planners that write their plan ignore it"""
 
 
 class PlanAttempt(BaseModel):

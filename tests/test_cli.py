@@ -71,3 +71,10 @@ def test_finetune_sft_reads_a_mix_of_levels_and_refuses_a_malformed_one(capsys):
     with pytest.raises(SystemExit):
         build_parser().parse_args(["finetune", "sft", "--levels", "BabyAI-BossLevel-v0"])
     assert "--levels" in capsys.readouterr().err
+
+
+def test_the_clis_planner_kinds_are_the_built_in_ones():
+    from foreman.cli import PLANNER_KINDS
+    from foreman.planner.builtin import PLANNER_KINDS as BUILT_IN
+
+    assert PLANNER_KINDS == BUILT_IN

@@ -167,3 +167,38 @@ def test_actions_that_change_nothing_elsewhere_are_left_to_the_step_budget(libra
     agent.skills["open"].card = agent.skills["open"].card.model_copy(update={"subgoal": "open"})
     result = agent.run(env, seed=1)
     assert result.subgoals[0].status == "ran out of steps" and result.subgoals[0].steps == 30
+
+
+class AffordanceReadingPlanner:
+    """Plans as the reference does and reads the request's affordance of its first step."""
+
+    def __init__(self, env):
+        self.reference, self.values = PrivilegedReferencePlanner(env), []
+
+    def plan(self, request):
+        result = self.reference.plan(request)
+        self.values.append((result.plan[0], request.affordance(result.plan[0])))
+        return result
+
+
+def test_planners_get_the_skills_fitted_critics_as_affordances(library):
+    from foreman.envs import AgentMemory
+
+    env = make_env("BabyAI-GoToLocal-v0")
+    planner = AffordanceReadingPlanner(env)
+    agent = Agent(planner, library)
+    skill = agent.skills["go_to"]
+    assert skill.card.training.critic is not None  # the test library's go_to was fitted in training
+    agent.run(env, seed=2)
+    subgoal, value = planner.values[0]
+    memory = AgentMemory()
+    memory.observe(make_env("BabyAI-GoToLocal-v0").reset(seed=2)[0])
+    assert value == skill.value(memory, subgoal)
+
+    unfitted = skill.card.model_copy(update={"training": skill.card.training.model_copy(update={"critic": None})})
+    skill.card = unfitted
+    try:
+        agent.run(env, seed=2)
+    finally:
+        skill.card = library.load("go_to").card
+    assert planner.values[-1][1] is None
