@@ -75,9 +75,12 @@ class SkillNetwork(nn.Module):
         self, cells: torch.Tensor, flags: torch.Tensor, coarse: torch.Tensor, vector: torch.Tensor
     ) -> torch.Tensor:
         """The trunk's output (B, 2 * hidden), which both heads read."""
-        cells = cells.long()
+        # the sum of the type, colour and state embeddings, as a multi-hot product: the same function
+        # as summing three lookups, but its gradient is a matrix product (an embedding's backward
+        # is a slow scatter on CPU)
         offsets = torch.tensor([0, _N_TYPES, _N_TYPES + _N_COLORS], device=cells.device)
-        x = self.cells(cells + offsets).sum(dim=3) + self.flags(flags.float())
+        codes = nn.functional.one_hot(cells.long() + offsets, self.cells.num_embeddings).sum(dim=3)
+        x = codes.to(self.cells.weight.dtype) @ self.cells.weight + self.flags(flags.float())
         x = x.permute(0, 3, 1, 2)  # (B, C, 15, 15)
         condition = self.subgoal(vector[:, :SUBGOAL_FEATURES])
         x = torch.relu(self.film1(self.conv1(x), condition))

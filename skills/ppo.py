@@ -3,7 +3,8 @@
 Each env has its own :class:`AgentMemory`, the map the skill acts from, as in the agent. Rollouts
 come from :class:`Sampler`\\ s: with ``workers`` > 1 each worker process owns a share of the envs,
 steps them and runs the policy on them with a copy of the current weights, so that collection
-uses every core; the learner then updates on all of it with ``workers`` torch threads.
+uses every core; the learner then updates on all of it with ``workers`` torch threads, in
+bfloat16 autocast where the CPU computes it natively (the update takes most of the time).
 """
 
 from __future__ import annotations
@@ -40,6 +41,13 @@ class PPOConfig:
     """env i starts at seed + i, then follows its own RNG"""
     workers: int = 1
     """processes stepping the envs (each takes envs / workers of them)"""
+    bf16: bool | None = None
+    """the update's forward and backward in bfloat16 autocast (weights, optimizer and losses stay
+    float32); None: where the CPU computes bfloat16 natively"""
+
+    @property
+    def autocast(self) -> bool:
+        return torch.ops.mkldnn._is_mkldnn_bf16_supported() if self.bf16 is None else self.bf16
 
 
 @dataclass(frozen=True)
@@ -189,7 +197,9 @@ def finetune(
             logprobs = torch.as_tensor(rollout["logprob"]).flatten()
             for _ in range(config.epochs):
                 for idx in torch.randperm(len(actions)).split(config.minibatch):
-                    logits, value = network(**{k: v[idx] for k, v in inputs.items()})
+                    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.autocast):
+                        logits, value = network(**{k: v[idx] for k, v in inputs.items()})
+                    logits, value = logits.float(), value.float()
                     dist = torch.distributions.Categorical(logits=logits)
                     ratio = (dist.log_prob(actions[idx]) - logprobs[idx]).exp()
                     normalized = (advantage[idx] - advantage[idx].mean()) / (advantage[idx].std() + 1e-8)
