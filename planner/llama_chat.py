@@ -57,6 +57,13 @@ def _load_llama(model: PackagedModel, lora: Path | None, n_ctx: int, threads: in
         )
 
 
+def _shared(cached: list[int], tokens: list[int]) -> int:
+    """How many leading tokens two sequences share (what the KV cache already holds)."""
+    return next(
+        (i for i, (a, b) in enumerate(zip(cached, tokens, strict=False)) if a != b), min(len(cached), len(tokens))
+    )
+
+
 def chat_messages(messages: list[BaseMessage]) -> list[dict[str, str]]:
     """LangChain messages as the role/content dicts chat templates take."""
     return [{"role": _ROLES[m.type], "content": str(m.content)} for m in messages]
@@ -168,26 +175,19 @@ class LlamaCppScorer:
         llama = self._ready()
         prompt = self._format(messages=chat_messages(messages)).prompt + prefix
         context = self._tokens(prompt)
-        if len(context) + max(len(self._tokens(c)) for c in continuations) > self.n_ctx:
+        tokenized = [self._tokens(text) for text in continuations]
+        if len(context) + max(map(len, tokenized)) > self.n_ctx:
             raise ValueError(f"the prompt and a continuation exceed the scorer's context of {self.n_ctx} tokens")
-        cached = llama.input_ids[: llama.n_tokens].tolist()
-        common = next(
-            (i for i, (a, b) in enumerate(zip(cached, context, strict=False)) if a != b), min(len(cached), len(context))
-        )
+        common = _shared(llama.input_ids[: llama.n_tokens].tolist(), context)
         if common < len(context):
             llama.n_tokens = common
             llama.eval(context[common:])
             self.evaluated_tokens += len(context) - common
         base = len(context)
-        tokenized = [self._tokens(text) for text in continuations]
         totals = [0.0] * len(continuations)
         for index in sorted(range(len(tokenized)), key=tokenized.__getitem__):
             tokens = tokenized[index]
-            cached = llama.input_ids[base : llama.n_tokens].tolist()
-            shared = next(
-                (i for i, (a, b) in enumerate(zip(cached, tokens, strict=False)) if a != b),
-                min(len(cached), len(tokens)),
-            )
+            shared = _shared(llama.input_ids[base : llama.n_tokens].tolist(), tokens)
             if shared < len(tokens):
                 llama.n_tokens = base + shared
                 llama.eval(tokens[shared:])

@@ -172,6 +172,28 @@ def clean_goal(goal: str) -> str:
     return " ".join(printable.split())
 
 
+def open_result(request: PlanRequest, template: str, messages: list[BaseMessage]) -> PlanResult:
+    """The result a planner fills in for ``request``, already a recorded failure when the goal is
+    empty or too long (refused without a model call)."""
+    reason = "replan" if request.history else "initial"
+    result = PlanResult(plan=None, reason=reason, template=template, user_message=str(messages[-1].content))
+    goal = clean_goal(request.goal)
+    if not goal:
+        result.failure = "the goal is empty"
+    elif len(goal) > MAX_GOAL_CHARS:
+        result.failure = f"the goal is {len(goal)} characters long; at most {MAX_GOAL_CHARS} are accepted"
+    else:
+        prompt = "\n".join(f"{m.type}: {m.content}" for m in messages)
+        result.prompt_sha256 = hashlib.sha256(prompt.encode()).hexdigest()
+    return result
+
+
+def said_phrases(request: PlanRequest) -> list[str]:
+    """The object descriptions written in the goal and the feedback: what plan arguments copy."""
+    said = [clean_goal(request.goal)] + [f"{o.subgoal.to_text()}: {o.reason}" for o in request.history]
+    return noun_phrases(" | ".join(said))
+
+
 class LLMPlanner:
     """Plans with a chat model; ``grammar`` defaults to on for the built-in llama.cpp model."""
 
@@ -220,23 +242,13 @@ class LLMPlanner:
         """A plan for the request; ``sampling`` (e.g. ``temperature``, ``seed``) goes to the model."""
         request = request.model_copy(update={"skills": self.listed_skills(request)})
         template, messages = self.messages(request)
-        reason = "replan" if request.history else "initial"
-        result = PlanResult(plan=None, reason=reason, template=template, user_message=str(messages[-1].content))
-        goal = clean_goal(request.goal)
-        if not goal:
-            result.failure = "the goal is empty"
+        result = open_result(request, template, messages)
+        if result.failure:
             return result
-        if len(goal) > MAX_GOAL_CHARS:
-            result.failure = f"the goal is {len(goal)} characters long; at most {MAX_GOAL_CHARS} are accepted"
-            return result
-        result.prompt_sha256 = hashlib.sha256(
-            "\n".join(f"{m.type}: {m.content}" for m in messages).encode()
-        ).hexdigest()
         parser = PlanParser(specs=request.skills)
         options = dict(sampling)
         if self.grammar:
-            said = [goal] + [f"{o.subgoal.to_text()}: {o.reason}" for o in request.history]
-            options["grammar"] = plan_grammar(request.skills, noun_phrases(" | ".join(said)))
+            options["grammar"] = plan_grammar(request.skills, said_phrases(request))
         for _ in range(1 + self.max_retries):
             started = time.perf_counter()
             reply = self.model.invoke(messages, **options)

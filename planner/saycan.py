@@ -15,7 +15,6 @@ a step fails). Without an affordance the mode is the language model's likelihood
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
 import time
@@ -25,8 +24,8 @@ from typing import Protocol
 from langchain_core.messages import BaseMessage
 
 from foreman.envs import Subgoal, parse_object
-from foreman.planner.llm import MAX_GOAL_CHARS, PlanAttempt, PlannerPrompts, PlanRequest, PlanResult, clean_goal
-from foreman.planner.plan import _SIGNATURES, MAX_PLAN_STEPS, SkillSpec, noun_phrases, parse_plan
+from foreman.planner.llm import PlanAttempt, PlannerPrompts, PlanRequest, PlanResult, open_result, said_phrases
+from foreman.planner.plan import _SIGNATURES, MAX_PLAN_STEPS, SkillSpec, parse_plan
 
 END_OF_TURN = "<|im_end|>"
 AFFORDANCE_FLOOR = 0.05
@@ -74,22 +73,10 @@ class SayCanPlanner:
 
     def plan(self, request: PlanRequest) -> PlanResult:
         template, messages = self.prompts.messages(request)
-        reason = "replan" if request.history else "initial"
-        result = PlanResult(
-            plan=None, reason=reason, template=f"saycan {template}", user_message=str(messages[-1].content)
-        )
-        goal = clean_goal(request.goal)
-        if not goal:
-            result.failure = "the goal is empty"
+        result = open_result(request, f"saycan {template}", messages)
+        if result.failure:
             return result
-        if len(goal) > MAX_GOAL_CHARS:
-            result.failure = f"the goal is {len(goal)} characters long; at most {MAX_GOAL_CHARS} are accepted"
-            return result
-        result.prompt_sha256 = hashlib.sha256(
-            "\n".join(f"{m.type}: {m.content}" for m in messages).encode()
-        ).hexdigest()
-        said = [goal] + [f"{o.subgoal.to_text()}: {o.reason}" for o in request.history]
-        calls = candidate_calls(request.skills, noun_phrases(" | ".join(said)))
+        calls = candidate_calls(request.skills, said_phrases(request))
         if not calls:
             result.failure = "no skill call can be made from the object descriptions in the goal and the feedback"
             return result
