@@ -84,7 +84,7 @@ def _plan(args: argparse.Namespace) -> int:
         print("foreman plan: give a GOAL, or --env to plan that env's own mission", file=sys.stderr)
         return 2
     specs = vocabulary_specs()
-    planner = builtin_planner(args.planner, base_model=args.model)
+    planner = builtin_planner(args.planner, base_model=args.model, **_adapter(args))
     result = planner.plan(PlanRequest(goal=goal, skills=specs, observation=observation))
     record = {
         "goal": goal,
@@ -116,9 +116,11 @@ def _bench_planner(args: argparse.Namespace) -> int:
 
     from foreman.bench.planner import LEVELS, PlannerBenchConfig, run, run_paraphrases, table
 
-    config = PlannerBenchConfig(episodes=args.episodes, seed=args.seed, planner=args.planner, model=args.model)
+    config = PlannerBenchConfig(
+        episodes=args.episodes, seed=args.seed, planner=args.planner, model=args.model, **_adapter(args)
+    )
     if args.level == "paraphrases":
-        summaries = [run_paraphrases(config)]
+        summaries = [run_paraphrases(config, args.goals)]
     else:
         levels = [f"BabyAI-{lvl}-v0" for lvl in LEVELS] if args.level == "all" else [args.level]
         for level in levels:
@@ -155,7 +157,7 @@ def _run(args: argparse.Namespace) -> int:
     args.env = args.env or "BabyAI-GoToLocal-v0"
     env = make_env(args.env)
     trace_path = args.trace or Path("runs/run") / f"{time.strftime('%Y%m%d-%H%M%S')}_{args.env}_{args.seed}.jsonl"
-    agent = Agent(builtin_planner(args.planner, base_model=args.model), SkillLibrary())
+    agent = Agent(builtin_planner(args.planner, base_model=args.model, **_adapter(args)), SkillLibrary())
     with TraceWriter(trace_path) as trace:
         result = agent.run(env, goal=args.goal, seed=args.seed, trace=trace)
     if args.gif:
@@ -182,6 +184,7 @@ def _eval_config(args: argparse.Namespace):
         baseline=args.baseline,
         model=args.model,
         max_replans=args.max_replans,
+        **_adapter(args),
         fault_rate=args.fault_rate,
         out=args.out,
         resume=args.resume,
@@ -550,6 +553,14 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--eval-seed", dest="eval_seed", type=int)
     train.add_argument("--dagger-episodes", dest="dagger_episodes", type=int)
     train.add_argument("--dagger-epochs", dest="dagger_epochs", type=int)
+    train.add_argument(
+        "--dagger-max-steps", dest="dagger_max_steps", type=int, help="steps after which a DAgger episode stops"
+    )
+    train.add_argument(
+        "--bf16",
+        action=argparse.BooleanOptionalAction,
+        help="cloning in bfloat16 autocast (default: where the CPU computes bfloat16 natively)",
+    )
     train.add_argument("--ppo-frames", dest="ppo_frames", type=int)
     train.add_argument("--ppo-envs", dest="ppo_envs", type=int)
     train.add_argument("--critic-episodes", dest="critic_episodes", type=int, help="0: leave the critic unfitted")
@@ -613,7 +624,13 @@ def build_parser() -> argparse.ArgumentParser:
     planner.add_argument(
         "--level",
         default="BabyAI-BossLevel-v0",
-        help="an env id, 'all' (six BabyAI levels) or 'paraphrases' (bench/paraphrases.jsonl)",
+        help="an env id, 'all' (six BabyAI levels) or 'paraphrases' (--goals)",
+    )
+    planner.add_argument(
+        "--goals",
+        type=Path,
+        default=Path(__file__).parent / "bench" / "paraphrases.jsonl",
+        help='with --level paraphrases: JSON lines {"goal", "means" or "mission"} (default bench/paraphrases.jsonl)',
     )
     planner.add_argument("--episodes", type=int, default=100)
     planner.add_argument("--seed", type=int, default=1_000_000)
@@ -687,6 +704,16 @@ def _planner_kinds(parser: argparse.ArgumentParser, models: list[str]) -> None:
         help="llm: fine-tuned (default); base: untuned --model; saycan: fine-tuned model scoring candidate calls",
     )
     parser.add_argument("--model", choices=models, default=models[0], help="the model of --planner base")
+    _adapter_option(parser)
+
+
+def _adapter_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--adapter", type=Path, help="the LoRA adapter of --planner llm or saycan (default: shipped)")
+
+
+def _adapter(args: argparse.Namespace) -> dict:
+    """``adapter=`` for a planner or config where --adapter was given; the shipped one otherwise."""
+    return {"adapter": args.adapter} if args.adapter else {}
 
 
 def _agent_kinds(parser: argparse.ArgumentParser) -> None:
@@ -698,6 +725,7 @@ def _agent_kinds(parser: argparse.ArgumentParser) -> None:
         "fine-tuned model times the skills' affordances; reference: privileged ablation",
     )
     parser.add_argument("--skills", choices=["learned", "bot"], default="learned", help="bot: privileged ablation")
+    _adapter_option(parser)
     parser.add_argument("--baseline", choices=["bot"], help="the bot alone on the mission (upper bound)")
 
 

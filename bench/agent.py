@@ -53,6 +53,8 @@ class EvalConfig:
     skills: Literal["learned", "bot"] = "learned"
     baseline: Literal["bot"] | None = None
     model: str = QWEN_CODER_1_5B.name
+    adapter: Path = DEFAULT_ADAPTER
+    """the LoRA adapter of ``llm`` and ``saycan`` (default: the shipped one)"""
     max_replans: int = AgentConfig.max_replans
     fault_rate: float = 0.0
     out: Path | None = None
@@ -66,7 +68,8 @@ class EvalConfig:
         if self.baseline:
             return "bot alone (privileged upper bound)"
         planner = {
-            "llm": "llm (fine-tuned, built-in adapter)",
+            "llm": "llm (fine-tuned, "
+            + ("built-in adapter)" if self.adapter == DEFAULT_ADAPTER else f"adapter {self.adapter})"),
             "base": f"base ({self.model}, untuned, few-shot)",
             "saycan": "saycan (fine-tuned model's scores x affordances)",
             "reference": "reference (privileged)",
@@ -85,6 +88,8 @@ class EvalConfig:
         else:
             source = f"{self.env_id}_s{self.seed}_n{self.episodes}"
         kind = f"baseline-{self.baseline}" if self.baseline else f"{self.planner}-{self.skills}"
+        if self.adapter != DEFAULT_ADAPTER and self.planner in ("llm", "saycan"):
+            kind += f"-{self.adapter.name}"
         extras = f"_r{self.max_replans}" + (f"_f{self.fault_rate}" if self.fault_rate else "")
         return Path("runs/eval") / f"{source}_{kind}{extras}"
 
@@ -199,7 +204,7 @@ class _Runner:
             planner = PrivilegedReferencePlanner(env)
         else:
             if self._planner is None:
-                self._planner = builtin_planner(config.planner, base_model=config.model)
+                self._planner = builtin_planner(config.planner, base_model=config.model, adapter=config.adapter)
             planner = self._planner
         agent = Agent(planner, self.library, AgentConfig(max_replans=config.max_replans))
         if config.skills == "bot":
@@ -238,7 +243,7 @@ def planner_identity(config: EvalConfig) -> str:
         return "none" if config.baseline else "reference"
     if config.planner == "base":
         return config.model
-    adapter = f"{DEFAULT_ADAPTER.name} sha256 {load_card(DEFAULT_ADAPTER).sha256}"
+    adapter = f"{config.adapter.name} sha256 {load_card(config.adapter).sha256}"
     return f"saycan {adapter}" if config.planner == "saycan" else adapter
 
 

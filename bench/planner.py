@@ -30,13 +30,15 @@ class PlannerBenchConfig:
     model: str = QWEN_CODER_1_5B.name
     """the model of the ``base`` planner"""
     grammar: bool = True
+    adapter: Path = DEFAULT_ADAPTER
+    """the LoRA adapter of ``llm`` and ``saycan``"""
     out: Path | None = Path("bench/results")
 
     @property
     def planner_name(self) -> str:
         if self.planner == "base":
             return self.model
-        return DEFAULT_ADAPTER.name + ("-saycan" if self.planner == "saycan" else "")
+        return self.adapter.name + ("-saycan" if self.planner == "saycan" else "")
 
 
 def acceptable_orders(instr: Instruction) -> list[list]:
@@ -50,6 +52,21 @@ def acceptable_orders(instr: Instruction) -> list[list]:
     return [[instr]]
 
 
+def _article_free(plan: list) -> list:
+    """The plan with every description's article made "the": BabyAI's verifier accepts any matching
+    object for "the" and "a" alike, and a rewording may swap them."""
+    return [
+        step.model_copy(
+            update={
+                k: getattr(step, k).model_copy(update={"article": "the"})
+                for k in ("target", "next_to")
+                if getattr(step, k, None)
+            }
+        )
+        for step in plan
+    ]
+
+
 def _percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
@@ -61,10 +78,13 @@ def _plan_cases(planner: LLMPlanner, cases: list[dict]) -> dict:
     rows = []
     for case in cases:
         result = planner.plan(PlanRequest(goal=case["goal"], skills=specs))
+        orders = acceptable_orders(parse_mission(case["means"]))
         rows.append(
             {
                 **case,
-                "exact": result.plan is not None and result.plan in acceptable_orders(parse_mission(case["means"])),
+                "exact": result.plan is not None and result.plan in orders,
+                "exact_any_article": result.plan is not None
+                and _article_free(result.plan) in [_article_free(o) for o in orders],
                 "plan": result.attempts[-1].raw if result.attempts else None,
                 "attempts": len(result.attempts),
                 "failure": result.failure,
@@ -77,6 +97,7 @@ def _plan_cases(planner: LLMPlanner, cases: list[dict]) -> dict:
     return {
         "episodes": len(rows),
         "exact": sum(r["exact"] for r in rows) / len(rows),
+        "exact_any_article": sum(r["exact_any_article"] for r in rows) / len(rows),
         "failures": sum(r["failure"] is not None for r in rows),
         "p50_s": statistics.median(latencies),
         "p95_s": _percentile(latencies, 0.95),
@@ -93,7 +114,7 @@ def _write(summary: dict, path: Path) -> None:
 
 def run(config: PlannerBenchConfig) -> dict:
     """Exact decomposition of a level's own missions on seeds ``seed`` .. ``seed + episodes - 1``."""
-    planner = builtin_planner(config.planner, base_model=config.model)
+    planner = builtin_planner(config.planner, base_model=config.model, adapter=config.adapter)
     if isinstance(planner, LLMPlanner):  # SayCan scores candidates: no grammar to switch
         planner.grammar = config.grammar
     env = make_env(config.level)
@@ -123,17 +144,21 @@ def run_paraphrases(
     config: PlannerBenchConfig = PlannerBenchConfig(),
     path: Path = PARAPHRASES,  # noqa: B008 - frozen
 ) -> dict:
-    """Exact decomposition of hand-written paraphrases, each with the mission it means."""
-    planner = builtin_planner(config.planner, base_model=config.model)
-    cases = [json.loads(line) for line in path.read_text().splitlines()]
+    """Exact decomposition of paraphrased goals, each with the mission it means (``means``, or
+    ``mission`` as in the files of ``foreman finetune goals``)."""
+    planner = builtin_planner(config.planner, base_model=config.model, adapter=config.adapter)
+    rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    cases = [{"goal": row["goal"], "means": row.get("means") or row["mission"]} for row in rows]
+    name = "paraphrases" if path == PARAPHRASES else path.stem
     summary = {
-        "level": "paraphrases",
+        "level": name,
+        "goals_file": str(path),
         "model": config.planner_name,
         "planner": planner.identity,
         **_plan_cases(planner, cases),
     }
     if config.out is not None:
-        _write(summary, config.out / f"planner_paraphrases_{config.planner_name}.json")
+        _write(summary, config.out / f"planner_{name}_{config.planner_name}.json")
     return summary
 
 

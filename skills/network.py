@@ -20,6 +20,12 @@ _N_TYPES, _N_COLORS, _N_STATES = 11, 6, 3  # minigrid's OBJECT_TO_IDX, COLOR_TO_
 _FLAGS = 3
 
 
+def native_bf16(requested: bool | None = None) -> bool:
+    """Whether to run forward and backward in bfloat16 autocast: ``requested``, or where it is not
+    given, whether this CPU computes bfloat16 natively (there it trains about 1.4x faster)."""
+    return torch.ops.mkldnn._is_mkldnn_bf16_supported() if requested is None else requested
+
+
 class FiLM(nn.Module):
     def __init__(self, channels: int, condition: int):
         super().__init__()

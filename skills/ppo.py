@@ -18,7 +18,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from foreman.envs import AgentMemory, make_env
-from foreman.skills.network import SkillNetwork
+from foreman.skills.network import SkillNetwork, native_bf16
 from foreman.skills.observation import observe
 from foreman.skills.skill import as_batch
 
@@ -47,7 +47,7 @@ class PPOConfig:
 
     @property
     def autocast(self) -> bool:
-        return torch.ops.mkldnn._is_mkldnn_bf16_supported() if self.bf16 is None else self.bf16
+        return native_bf16(self.bf16)
 
 
 @dataclass(frozen=True)

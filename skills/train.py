@@ -26,7 +26,7 @@ from foreman.envs import AgentMemory, Subgoal, make_env
 from foreman.skills.card import Evaluation, SkillCard, Training
 from foreman.skills.critic import CriticConfig, fit_critic
 from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary
-from foreman.skills.network import N_ACTIONS, SkillNetwork
+from foreman.skills.network import N_ACTIONS, SkillNetwork, native_bf16
 from foreman.skills.observation import observe
 from foreman.skills.ppo import PPOConfig, finetune
 from foreman.skills.rollout import Episode, in_workers, play
@@ -72,6 +72,9 @@ class TrainConfig:
     """frames per gradient step"""
     lr: float = 1e-3
     hidden: int = 64
+    bf16: bool | None = None
+    """cloning's forward and backward in bfloat16 autocast (weights, optimizer and loss stay
+    float32); None: where the CPU computes bfloat16 natively"""
     seed: int = 0
     """demonstrations use seeds seed .. seed+demos-1"""
     workers: int = 2
@@ -82,9 +85,9 @@ class TrainConfig:
     dagger_episodes: int = 0
     """episodes the cloned policy drives while the bot labels each state it visits (DAgger)"""
     dagger_epochs: int = 2
+    """epochs over demos and labelled states after the DAgger round"""
     dagger_max_steps: int = 128
     """a DAgger episode stops here: a policy stuck in a loop adds little after that"""
-    """epochs over demos and labelled states after the DAgger round"""
     ppo_frames: int = 0
     """env frames of PPO fine-tuning after cloning (0: cloning only)"""
     ppo_envs: int = 16
@@ -222,7 +225,8 @@ def _clone(
     with tqdm(total=epochs * batches, desc=f"{label} {config.skill}", unit="batch") as progress:
         for _ in range(epochs):
             for index in np.array_split(rng.permutation(size), batches):
-                loss, accuracy = clone_loss(network, {k: v[index] for k, v in data.items()})
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=native_bf16(config.bf16)):
+                    loss, accuracy = clone_loss(network, {k: v[index] for k, v in data.items()})
                 optimizer.zero_grad()
                 loss.backward()
                 torch.nn.utils.clip_grad_norm_(network.parameters(), 1.0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import itertools
 import random
 
 from langchain_core.language_models import FakeListChatModel
+from langchain_core.messages import AIMessage
 
 from foreman.envs import clauses_in_order, from_babyai, make_env
 from foreman.planner import LLMPlanner, PlannerPrompts, PlanRequest
@@ -13,6 +15,7 @@ from foreman.planner.tuning.data import DataRecipe
 from foreman.planner.tuning.outcomes import (
     GoalOutcome,
     OutcomeConfig,
+    keeps_meaning,
     outcome_examples,
     reword,
     sample_and_score,
@@ -29,14 +32,37 @@ def _clauses(env_id: str, seed: int) -> list:
     return clauses_in_order(from_babyai(env.unwrapped.instrs))
 
 
-def test_reworded_goals_come_from_the_rewriter_with_the_envs_mission_kept_for_scoring():
-    rewriter = FakeListChatModel(responses=['"walk over to it"\nextra line', "   "] * 3)
-    goals = unlabeled_goals(CONFIG, rewriter)
+_REWORDINGS = itertools.count()
+
+
+class _Rewriter(FakeListChatModel):
+    """Answers each rewording prompt with a wording that loses the mission, then one that keeps it."""
+
+    def invoke(self, messages, **kwargs):
+        mission = messages[0].content.rsplit("Instruction: ", 1)[1].strip()
+        keeps = next(_REWORDINGS) % 2
+        return AIMessage(content=f'"{mission.replace("go to", "head to")}"\nmore' if keeps else "walk over to it")
+
+
+def test_reworded_goals_keep_the_missions_meaning_and_the_mission_for_scoring():
+    goals = unlabeled_goals(CONFIG, _Rewriter(responses=[""]))
     assert [g.seed for g in goals] == list(range(777, 783))
-    assert goals[0].goal == "walk over to it"
-    assert goals[1].goal == goals[1].mission  # an empty rewording falls back to the mission
     for goal in goals:
         assert goal.mission == make_env(goal.env_id).reset(seed=goal.seed)[0]["mission"]
+        assert goal.goal == goal.mission.replace("go to", "head to")
+    lossy = FakeListChatModel(responses=["walk over to it", "   "])
+    assert unlabeled_goals(CONFIG, lossy) == []  # no rewording kept the meaning: the missions are left out
+
+
+def test_a_rewording_keeps_meaning_only_with_every_object_location_and_kind_of_step():
+    mission = "pick up the grey key on your left, then put a ball next to the red door"
+    assert keeps_meaning(mission, "Grab the gray key to your left and then place a ball beside the red door.")
+    assert not keeps_meaning(mission, "Grab the grey key, then place a ball beside the red door.")  # left lost
+    assert not keeps_meaning(mission, "Grab the grey key on your left, then place a ball by the blue door.")
+    assert not keeps_meaning(mission, "Go to the grey key on your left, then go to a ball and the red door.")
+    assert not keeps_meaning("go to a purple box", "Pick up the purple box.")
+    assert not keeps_meaning("go to a purple box", "Go to the purple boxes.")
+    assert keeps_meaning("open a door", "Unlock a door.")
 
 
 def test_every_distinct_sampled_plan_is_executed_once_and_scored_by_the_rollout():
@@ -46,7 +72,9 @@ def test_every_distinct_sampled_plan_is_executed_once_and_scored_by_the_rollout(
     for clauses in right:
         wrong = "go_to(a ball)"
         correct = "\n".join(f"go_to({c.target.to_text()})" for c in clauses)
-        replies += [wrong, correct, correct]  # greedy is wrong, a sample is right (twice)
+        replies += [wrong, correct, correct, wrong]  # greedy is wrong, a sample is right (twice)
+    replies.append("\n".join(f"go_to({c.target.to_text()})" for c in _clauses("BabyAI-GoToSeq-v0", 3)))
+    goals.append(GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=3, mission="", goal="g"))
     planner = LLMPlanner(FakeListChatModel(responses=replies), max_retries=0)
     calls = []
 
@@ -55,9 +83,16 @@ def test_every_distinct_sampled_plan_is_executed_once_and_scored_by_the_rollout(
         return plan == _clauses(env_id, seed)
 
     sample_and_score(goals, planner, rollout, CONFIG)
-    assert len(calls) == 4 and len(set(calls)) == 4  # the repeated sample was not run again
-    assert all(not g.greedy and sum(g.plans.values()) == 1 for g in goals)
-    assert summary(goals) == {"goals": 2, "greedy_success": 0.0, "any_success": 1.0, "distinct_plans": 4}
+    assert len(calls) == 5 and len(set(calls)) == 5  # repeated samples were not run again
+    assert all(not g.greedy and sum(g.plans.values()) == 1 for g in goals[:2])
+    assert goals[2].greedy and len(goals[2].plans) == 1  # a greedy plan that works is not resampled
+    assert summary(goals) == {
+        "goals": 3,
+        "greedy_success": 1 / 3,
+        "any_success": 1.0,
+        "corrections": 2,
+        "distinct_plans": 5,
+    }
 
 
 def test_training_examples_are_the_shortest_successful_plans_mixed_with_replayed_labels():
@@ -65,10 +100,14 @@ def test_training_examples_are_the_shortest_successful_plans_mixed_with_replayed
     won.plans = {"go_to(a ball)\ngo_to(a box)": True, "go_to(a ball)": True, "go_to(a key)": False}
     lost = GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=6, mission="m", goal="no")
     lost.plans = {"go_to(a key)": False}
-    examples = outcome_examples([won, lost], OutcomeConfig(replay_fraction=1.0), DataRecipe(examples=5))
+    config = OutcomeConfig(replay_fraction=1.0, correction_repeats=3)
+    examples = outcome_examples([won, lost], config, DataRecipe(examples=5))
     outcome = [e for e in examples if e.kind == "outcome"]
-    assert len(outcome) == 1 and outcome[0].plan == "go_to(a ball)" and outcome[0].request.goal == "go there"
-    assert len(examples) == 2
+    assert len(outcome) == 3  # the greedy plan failed: a correction, repeated
+    assert all(e.plan == "go_to(a ball)" and e.request.goal == "go there" for e in outcome)
+    assert len(examples) == 6
+    won.greedy = True
+    assert len([e for e in outcome_examples([won, lost], config, DataRecipe(examples=5)) if e.kind == "outcome"]) == 1
 
 
 def test_a_fixed_planner_returns_its_plan_and_refuses_to_revise_it():
@@ -91,5 +130,6 @@ def test_reword_reads_its_prompt_file_and_seeds_each_call():
 
     text = reword("go to the red ball", Recorder(responses=["head for the red ball"]), random.Random(0))
     assert text == "head for the red ball"
+    assert reword("go to the red ball", FakeListChatModel(responses=["  "]), random.Random(0)) == ""
     assert "Instruction: go to the red ball" in seen[0][0] and "seed" in seen[0][1]
     assert PlannerPrompts.load("tuned").examples == ()

@@ -2,11 +2,14 @@
 
 1. Goals without labels: each env mission is reworded freely by an untuned language model
    (``prompts/reword_goal.txt``, sampled), so nobody knows the right plan for the words it wrote.
-2. The fine-tuned planner samples ``samples`` plans per goal; each distinct plan is executed by
-   the caller's ``rollout`` (the orchestrator with the learned skills, no replanning) and scored
-   by the env's own success on its mission.
+   Rewordings that lose the mission's meaning (:func:`keeps_meaning`) are drawn again.
+2. The fine-tuned planner's greedy plan is executed by the caller's ``rollout`` (the orchestrator
+   with the learned skills, no replanning) and scored by the env's own success on its mission;
+   where it fails, ``samples`` more plans are sampled and each distinct one is executed.
 3. The adapter is trained further, by the supervised loss, on the plans that succeeded (the
-   shortest per goal), mixed with as many examples of the original recipe so it keeps what it knew.
+   shortest per goal; a sampled plan that succeeded where the greedy one failed counts
+   ``correction_repeats`` times), mixed with examples of the original recipe so it keeps what it
+   knew.
 
 This is rejection-sampling fine-tuning (expert iteration), a policy-improvement step whose only
 signal is the environment's reward. The planner floor knows nothing of skills or the orchestrator:
@@ -16,11 +19,13 @@ signal is the environment's reward. The planner floor knows nothing of skills or
 from __future__ import annotations
 
 import random
+import re
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from foreman.envs import make_env
+from foreman.envs import COLORS, OBJECT_TYPES, ObjectDesc, clauses_in_order, make_env, parse_mission
 from foreman.planner.llm import PROMPTS_DIR, LLMPlanner, PlanRequest, clean_goal
 from foreman.planner.plan import format_plan
 from foreman.planner.tuning.data import DataRecipe, PlanExample, generate, library_specs
@@ -42,8 +47,12 @@ class OutcomeConfig:
     goals: int = 150
     seed: int = 11_000_000
     """env seeds ``seed`` .. ``seed + goals - 1``: apart from the SFT recipe's and the benchmarks'"""
-    samples: int = 4
-    temperature: float = 0.8
+    samples: int = 6
+    """plans sampled for a goal whose greedy plan failed"""
+    temperature: float = 1.0
+    reword_attempts: int = 3
+    """rewordings drawn per mission until one keeps its meaning; a mission without one is left out"""
+    correction_repeats: int = 3
     levels: dict[str, float] = field(default_factory=lambda: dict(OUTCOME_LEVELS))
     replay_fraction: float = 0.5
     """examples of the SFT recipe mixed in, as a fraction of the successful plans"""
@@ -59,6 +68,7 @@ class GoalOutcome:
     """each distinct plan sampled (as text) -> whether executing it succeeded"""
     greedy: bool = False
     """whether the greedy plan (the planner's answer at temperature 0) succeeded"""
+    greedy_plan: str | None = None
 
 
 def default_rewriter():
@@ -70,19 +80,71 @@ def default_rewriter():
 
 
 def reword(mission: str, rewriter, rng: random.Random) -> str:
-    """A free rewording of the mission by a chat model (``rewriter``), sampled; the mission itself if
-    the model returns nothing usable."""
+    """A free rewording of the mission by a chat model (``rewriter``), sampled; empty if the model
+    returns nothing usable."""
     from langchain_core.messages import HumanMessage
 
     prompt = (PROMPTS_DIR / "reword_goal.txt").read_text().format(mission=mission)
     reply = rewriter.invoke([HumanMessage(content=prompt)], seed=rng.randrange(2**31))
     lines = str(reply.content).strip().splitlines()
-    text = clean_goal(lines[0].strip().strip('"')) if lines else ""
-    return text or mission
+    return clean_goal(lines[0].strip().strip('"')) if lines else ""
+
+
+_VERB_ROOTS: dict[str, tuple[str, ...]] = {
+    "go_to": ("go", "walk", "head", "mov", "proceed", "navigat", "approach", "travel", "reach", "get", "visit"),
+    "pick_up": ("pick", "grab", "tak", "fetch", "collect", "get", "lift", "retriev", "obtain", "grasp", "gather"),
+    "open": ("open", "unlock", "unbolt", "unlatch"),
+    "put_next": ("put", "plac", "set", "position", "mov", "leav", "drop", "bring", "carr"),
+}
+_ONLY = {
+    "pick_up": ("pick", "grab", "fetch", "collect", "lift", "retriev", "grasp", "gather"),
+    "open": _VERB_ROOTS["open"],
+}
+"""verbs that say their kind alone: a goal using one must have a step of that kind (or carry for put)"""
+_NEXT_TO = ("next", "beside", "near", "adjacent", "alongside", "by", "close")
+_SYNONYMS = {"gray": "grey", "sphere": "ball", "crate": "box"}
+_NAMES = (*COLORS, *OBJECT_TYPES, "object")
+_LOCATION_WORDS = {"front": ("front", "ahead"), "behind": ("behind",), "left": ("left",), "right": ("right",)}
+
+
+def keeps_meaning(mission: str, goal: str) -> bool:
+    """Whether a rewording plausibly means its mission: every colour, object type and location the
+    mission names appears in it as often, every kind of step has a verb for it, and no verb asks for
+    a kind of step the mission has not ("pick up a purple box" reworded "Go to the purple box" does
+    not). A filter for data sets of reworded goals: it reads the mission, which the planner never
+    sees, and it never plans."""
+    words = [_SYNONYMS.get(w, w) for w in re.findall(r"[a-z]+", goal.lower())]
+    plural = {w[:-2] if w.endswith("es") and w[:-2] in _NAMES else w[:-1] for w in words if w.endswith("s")}
+    if plural & set(_NAMES):
+        return False  # "the two balls", "boxes": counts no longer line up with the mission's objects
+    clauses = clauses_in_order(parse_mission(mission))
+    named = [v for c in clauses for d in _descriptions(c) for v in (d.color, d.type or "object") if v]
+    if Counter(w for w in words if w in _NAMES) != Counter(named):
+        return False
+    places = [d.location for c in clauses for d in _descriptions(c) if d.location]
+    if any(not set(_LOCATION_WORDS[p]) & set(words) for p in places):
+        return False
+    kinds = {c.kind for c in clauses}
+    if "put_next" in kinds and not set(_NEXT_TO) & set(words):
+        return False
+
+    def says(roots: tuple[str, ...]) -> bool:
+        return any(w.startswith(root) for w in words for root in roots)
+
+    if says(_ONLY["open"]) and "open" not in kinds:
+        return False
+    if says(_ONLY["pick_up"]) and not kinds & {"pick_up", "put_next"}:
+        return False
+    return all(says(_VERB_ROOTS[kind]) for kind in kinds)
+
+
+def _descriptions(clause) -> list[ObjectDesc]:
+    return [d for d in (clause.target, getattr(clause, "next_to", None)) if d is not None]
 
 
 def unlabeled_goals(config: OutcomeConfig, rewriter) -> list[GoalOutcome]:
-    """The missions of ``config.goals`` env seeds, each reworded by ``rewriter``."""
+    """The missions of ``config.goals`` env seeds, each reworded by ``rewriter`` so that it keeps its
+    meaning (up to ``config.reword_attempts`` draws; a mission none of them keeps is left out)."""
     rng = random.Random(config.seed)
     level_ids, weights = list(config.levels), list(config.levels.values())
     envs, goals = {}, []
@@ -90,17 +152,24 @@ def unlabeled_goals(config: OutcomeConfig, rewriter) -> list[GoalOutcome]:
         env_id = rng.choices(level_ids, weights)[0]
         env = envs.setdefault(env_id, make_env(env_id))
         mission = env.reset(seed=seed)[0]["mission"]
-        goals.append(GoalOutcome(env_id=env_id, seed=seed, mission=mission, goal=reword(mission, rewriter, rng)))
+        for _ in range(config.reword_attempts):
+            goal = reword(mission, rewriter, rng)
+            if goal and goal.lower().rstrip(".") != mission and keeps_meaning(mission, goal):
+                goals.append(GoalOutcome(env_id=env_id, seed=seed, mission=mission, goal=goal))
+                break
     return goals
 
 
 def sample_and_score(
     goals: list[GoalOutcome], planner: LLMPlanner, rollout: Rollout, config: OutcomeConfig, progress=None
 ) -> None:
-    """Sample plans for every goal and execute each distinct one, filling ``goal.plans``."""
+    """Execute each goal's greedy plan and, where it fails, each distinct sampled plan, filling
+    ``goal.plans``."""
     specs = library_specs()
     for number, goal in enumerate(goals):
-        for sample in range(config.samples):
+        for sample in range(1 + config.samples):
+            if sample and goal.greedy:
+                break
             temperature = 0.0 if sample == 0 else config.temperature
             result = planner.plan(
                 PlanRequest(goal=goal.goal, skills=specs), temperature=temperature, seed=number * 100 + sample
@@ -111,28 +180,28 @@ def sample_and_score(
             if text not in goal.plans:
                 goal.plans[text] = rollout(goal.env_id, goal.seed, goal.goal, result.plan)
             if sample == 0:
-                goal.greedy = goal.plans[text]
+                goal.greedy, goal.greedy_plan = goal.plans[text], text
         if progress:
             progress(number + 1, len(goals))
 
 
 def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe: DataRecipe) -> list[PlanExample]:
-    """The shortest successful plan of each goal, plus replayed examples of the SFT recipe."""
+    """The shortest successful plan of each goal (``config.correction_repeats`` times where the
+    greedy plan failed), plus replayed examples of the SFT recipe."""
     specs = library_specs()
     examples = []
     for goal in goals:
         won = sorted((p for p, ok in goal.plans.items() if ok), key=lambda p: (p.count("\n"), len(p)))
         if won:
-            examples.append(
-                PlanExample(
-                    kind="outcome",
-                    env_id=goal.env_id,
-                    seed=goal.seed,
-                    mission=goal.mission,
-                    request=PlanRequest(goal=goal.goal, skills=specs),
-                    plan=won[0],
-                )
+            example = PlanExample(
+                kind="outcome",
+                env_id=goal.env_id,
+                seed=goal.seed,
+                mission=goal.mission,
+                request=PlanRequest(goal=goal.goal, skills=specs),
+                plan=won[0],
             )
+            examples += [example] * (1 if goal.greedy else config.correction_repeats)
     replay = round(config.replay_fraction * len(examples))
     replayed = list(generate(replace(sft_recipe, examples=replay, seed=sft_recipe.seed + 5_000_000))) if replay else []
     mixed = examples + replayed
@@ -141,11 +210,13 @@ def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe
 
 
 def summary(goals: list[GoalOutcome]) -> dict:
-    """How often the greedy plan and any sampled plan succeeded."""
+    """How often the greedy plan and any sampled plan succeeded; corrections: goals where only a
+    sampled plan did."""
     return {
         "goals": len(goals),
         "greedy_success": sum(g.greedy for g in goals) / max(1, len(goals)),
         "any_success": sum(any(g.plans.values()) for g in goals) / max(1, len(goals)),
+        "corrections": sum(not g.greedy and any(g.plans.values()) for g in goals),
         "distinct_plans": sum(len(g.plans) for g in goals),
     }
 
