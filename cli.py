@@ -418,11 +418,11 @@ def _finetune_outcomes(args: argparse.Namespace) -> int:
         return agent.run(envs.setdefault(env_id, make_env(env_id)), goal=goal, seed=seed).success
 
     config = OutcomeConfig(
-        **{k: getattr(args, k) for k in ("goals", "seed", "samples") if getattr(args, k) is not None}
+        **{k: getattr(args, k) for k in ("goals", "seed", "samples", "proposals") if getattr(args, k) is not None}
     )
     sft = SFTConfig(lr=args.lr, out=args.out)
     adapter = args.adapter or DEFAULT_ADAPTER
-    card = train_outcomes(config, sft, adapter, rollout, progress=not args.json)
+    card = train_outcomes(config, sft, adapter, rollout, progress=not args.json, scored=args.scored)
     installed = install_adapter(sft.out) if args.install else None
     outcomes = card.data["outcomes"]
     print(
@@ -610,7 +610,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outcomes.add_argument("--goals", type=int, help="unlabeled goals (default 150)")
     outcomes.add_argument("--seed", type=int, help="their first env seed (default 11,000,000)")
-    outcomes.add_argument("--samples", type=int, help="plans sampled per goal (default 4)")
+    outcomes.add_argument("--samples", type=int, help="plans sampled where the greedy one failed (default 6)")
+    outcomes.add_argument(
+        "--proposals", type=int, help="plans of the untuned 1.5B where the greedy one failed (default 3; 0: none)"
+    )
+    outcomes.add_argument("--scored", type=Path, help="goals.jsonl of an earlier run: keep its goals and plans")
     outcomes.add_argument("--lr", type=float, default=2e-4)
     outcomes.add_argument("--adapter", type=Path, help="the adapter to improve (default: the built-in one)")
     outcomes.add_argument("--out", type=Path, default=Path("runs/finetune/outcomes"))

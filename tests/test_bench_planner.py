@@ -28,3 +28,24 @@ def test_cases_are_scored_exactly():
     )
     assert [r["exact"] for r in summary["per_episode"]] == [True, False]  # "the" is not "a"
     assert summary["exact"] == 0.5 and summary["episodes"] == 2 and summary["failures"] == 0
+    assert summary["exact_any_article"] == 1.0  # ... unless articles are set aside
+
+
+def test_reworded_goals_are_scored_against_their_missions(tmp_path, monkeypatch):
+    import json
+
+    from foreman.bench import planner as bench
+
+    goals = tmp_path / "reworded.jsonl"
+    rows = [
+        {"env_id": "BabyAI-GoToLocal-v0", "seed": 1, "goal": "head for the red box", "mission": "go to a red box"},
+        {"env_id": "BabyAI-GoToLocal-v0", "seed": 2, "goal": "grab the key", "mission": "pick up the key"},
+    ]
+    goals.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    fake = LLMPlanner(FakeListChatModel(responses=["go_to(the red box)", "go_to(the key)"]))
+    monkeypatch.setattr(bench, "builtin_planner", lambda *args, **kwargs: fake)
+    summary = bench.run_paraphrases(bench.PlannerBenchConfig(out=tmp_path), goals)
+    assert summary["level"] == "reworded" and summary["episodes"] == 2
+    assert [r["means"] for r in summary["per_episode"]] == ["go to a red box", "pick up the key"]
+    assert [r["exact_any_article"] for r in summary["per_episode"]] == [True, False]
+    assert (tmp_path / f"planner_reworded_{bench.PlannerBenchConfig().planner_name}.json").exists()

@@ -167,3 +167,16 @@ def test_the_llm_planners_identity_is_its_adapters_weights():
     identity = agent_bench.planner_identity(EvalConfig(planner="llm"))
     assert load_card(DEFAULT_ADAPTER).sha256 in identity
     assert agent_bench.planner_identity(EvalConfig(planner="base", model="m")) == "m"
+
+
+def test_another_adapter_is_named_in_the_identity_label_and_run_folder(tmp_path):
+    import shutil
+
+    from foreman.planner.builtin import DEFAULT_ADAPTER
+
+    other = tmp_path / "candidate-lora"
+    shutil.copytree(DEFAULT_ADAPTER, other)
+    config = EvalConfig(planner="llm", adapter=other)
+    assert agent_bench.planner_identity(config).startswith("candidate-lora sha256 ")
+    assert "candidate-lora" in config.label and config.folder().name.endswith("llm-learned-candidate-lora_r3")
+    assert "candidate-lora" not in EvalConfig(planner="llm").folder().name

@@ -17,10 +17,12 @@ from foreman.planner.tuning.outcomes import (
     OutcomeConfig,
     keeps_meaning,
     outcome_examples,
+    read_goals,
     reword,
     sample_and_score,
     summary,
     unlabeled_goals,
+    write_goals,
 )
 
 CONFIG = OutcomeConfig(goals=6, seed=777, samples=3, levels={"BabyAI-GoToSeq-v0": 1.0})
@@ -93,6 +95,24 @@ def test_every_distinct_sampled_plan_is_executed_once_and_scored_by_the_rollout(
         "corrections": 2,
         "distinct_plans": 5,
     }
+
+
+def test_the_proposer_plans_only_where_the_greedy_plan_failed_and_scored_goals_keep_their_plans(tmp_path):
+    right = "\n".join(f"go_to({c.target.to_text()})" for c in _clauses("BabyAI-GoToSeq-v0", 1))
+    failed = GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=1, mission="", goal="g")
+    won = GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=2, mission="", goal="g")
+    won.plans, won.greedy, won.greedy_plan = {"go_to(a ball)": True}, True, "go_to(a ball)"
+    write_goals([failed, won], tmp_path / "goals.jsonl")
+    goals = read_goals(tmp_path / "goals.jsonl")
+    assert goals[1] == won
+    planner = LLMPlanner(FakeListChatModel(responses=["go_to(a key)"]), max_retries=0)
+    proposer = LLMPlanner(FakeListChatModel(responses=[right, "go_to(a box)"]), max_retries=0)
+    config = OutcomeConfig(samples=2, proposals=2)
+    sample_and_score(
+        goals, planner, lambda env_id, seed, goal, plan: plan == _clauses(env_id, seed), config, proposer=proposer
+    )
+    assert goals[0].plans == {"go_to(a key)": False, right: True, "go_to(a box)": False}
+    assert not goals[0].greedy and goals[1].plans == {"go_to(a ball)": True}  # nothing asked of the proposer
 
 
 def test_training_examples_are_the_shortest_successful_plans_mixed_with_replayed_labels():

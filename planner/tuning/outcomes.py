@@ -5,7 +5,9 @@
    Rewordings that lose the mission's meaning (:func:`keeps_meaning`) are drawn again.
 2. The fine-tuned planner's greedy plan is executed by the caller's ``rollout`` (the orchestrator
    with the learned skills, no replanning) and scored by the env's own success on its mission;
-   where it fails, ``samples`` more plans are sampled and each distinct one is executed.
+   where it fails, ``samples`` more plans are sampled and each distinct one is executed, and so
+   are ``proposals`` plans of a second planner (the untuned 1.5B, few-shot): the fine-tuned model
+   is so sure of itself that its own samples hardly differ from its greedy plan.
 3. The adapter is trained further, by the supervised loss, on the plans that succeeded (the
    shortest per goal; a sampled plan that succeeded where the greedy one failed counts
    ``correction_repeats`` times), mixed with examples of the original recipe so it keeps what it
@@ -50,6 +52,10 @@ class OutcomeConfig:
     samples: int = 6
     """plans sampled for a goal whose greedy plan failed"""
     temperature: float = 1.0
+    proposals: int = 3
+    """plans from the proposer (greedy, then sampled at ``proposal_temperature``) where the greedy
+    plan failed"""
+    proposal_temperature: float = 0.7
     reword_attempts: int = 3
     """rewordings drawn per mission until one keeps its meaning; a mission without one is left out"""
     correction_repeats: int = 3
@@ -161,26 +167,38 @@ def unlabeled_goals(config: OutcomeConfig, rewriter) -> list[GoalOutcome]:
 
 
 def sample_and_score(
-    goals: list[GoalOutcome], planner: LLMPlanner, rollout: Rollout, config: OutcomeConfig, progress=None
+    goals: list[GoalOutcome],
+    planner: LLMPlanner,
+    rollout: Rollout,
+    config: OutcomeConfig,
+    progress=None,
+    proposer: LLMPlanner | None = None,
 ) -> None:
-    """Execute each goal's greedy plan and, where it fails, each distinct sampled plan, filling
-    ``goal.plans``."""
+    """Execute each goal's greedy plan and, where it fails, each distinct plan sampled from
+    ``planner`` and proposed by ``proposer``, filling ``goal.plans``. Goals scored before (with a
+    greedy plan) only get the proposer's plans."""
     specs = library_specs()
+
+    def score(goal: GoalOutcome, source: LLMPlanner, temperature: float, seed: int) -> str | None:
+        result = source.plan(PlanRequest(goal=goal.goal, skills=specs), temperature=temperature, seed=seed)
+        if result.plan is None:
+            return None
+        text = format_plan(result.plan, specs)
+        if text not in goal.plans:
+            goal.plans[text] = rollout(goal.env_id, goal.seed, goal.goal, result.plan)
+        return text
+
     for number, goal in enumerate(goals):
-        for sample in range(1 + config.samples):
-            if sample and goal.greedy:
-                break
-            temperature = 0.0 if sample == 0 else config.temperature
-            result = planner.plan(
-                PlanRequest(goal=goal.goal, skills=specs), temperature=temperature, seed=number * 100 + sample
-            )
-            if result.plan is None:
-                continue
-            text = format_plan(result.plan, specs)
-            if text not in goal.plans:
-                goal.plans[text] = rollout(goal.env_id, goal.seed, goal.goal, result.plan)
-            if sample == 0:
-                goal.greedy, goal.greedy_plan = goal.plans[text], text
+        if goal.greedy_plan is None:
+            goal.greedy_plan = score(goal, planner, 0.0, number * 100)
+            goal.greedy = goal.greedy_plan is not None and goal.plans[goal.greedy_plan]
+            for sample in range(1, 1 + config.samples):
+                if goal.greedy:
+                    break
+                score(goal, planner, config.temperature, number * 100 + sample)
+        for proposal in range(config.proposals if proposer and not goal.greedy else 0):
+            temperature = 0.0 if proposal == 0 else config.proposal_temperature
+            score(goal, proposer, temperature, number * 100 + 50 + proposal)
         if progress:
             progress(number + 1, len(goals))
 
@@ -230,10 +248,25 @@ def write_goals(goals: list[GoalOutcome], path: Path) -> None:
             out.write(json.dumps(goal.__dict__) + "\n")
 
 
-def train_outcomes(config: OutcomeConfig, sft: SFTConfig, adapter: Path, rollout: Rollout, progress: bool = True):
+def read_goals(path: Path) -> list[GoalOutcome]:
+    """Goals written by :func:`write_goals`, with the plans already scored."""
+    import json
+
+    return [GoalOutcome(**json.loads(line)) for line in path.read_text().splitlines() if line.strip()]
+
+
+def train_outcomes(
+    config: OutcomeConfig,
+    sft: SFTConfig,
+    adapter: Path,
+    rollout: Rollout,
+    progress: bool = True,
+    scored: Path | None = None,
+):
     """Sample, execute and score plans for unlabeled goals, then train the adapter at ``adapter``
     further on the plans that worked; writes the new adapter (and ``goals.jsonl``, the scored
-    samples) to ``sft.out`` and returns its card."""
+    samples) to ``sft.out`` and returns its card. ``scored``: a ``goals.jsonl`` of an earlier run
+    whose goals and plans are kept (only the proposer's plans are added)."""
     import json
 
     from tqdm import tqdm
@@ -242,14 +275,16 @@ def train_outcomes(config: OutcomeConfig, sft: SFTConfig, adapter: Path, rollout
     from foreman.planner.llm import PlannerPrompts
     from foreman.planner.tuning.adapter import gguf_adapter, load_card
     from foreman.planner.tuning.sft import train_sft
+    from foreman.planner.weights import QWEN_CODER_1_5B
 
     card = load_card(adapter)
-    goals = unlabeled_goals(config, default_rewriter())
+    goals = read_goals(scored) if scored else unlabeled_goals(config, default_rewriter())
     planner = LLMPlanner(
         LlamaCppChat(model=card.base, lora=gguf_adapter(adapter)), prompts=PlannerPrompts.load(card.prompt)
     )
+    proposer = LLMPlanner(LlamaCppChat(model=QWEN_CODER_1_5B)) if config.proposals else None
     bar = tqdm(total=len(goals), desc="sample and execute", disable=not progress)
-    sample_and_score(goals, planner, rollout, config, progress=lambda done, _: bar.update(done - bar.n))
+    sample_and_score(goals, planner, rollout, config, lambda done, _: bar.update(done - bar.n), proposer)
     bar.close()
     sft.out.mkdir(parents=True, exist_ok=True)
     write_goals(goals, sft.out / "goals.jsonl")
