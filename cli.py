@@ -389,7 +389,8 @@ def _finetune_sft(args: argparse.Namespace) -> int:
 
 
 def _finetune_goals(args: argparse.Namespace) -> int:
-    from foreman.planner.tuning.outcomes import OutcomeConfig, default_rewriter, unlabeled_goals
+    from foreman.planner.tuning.outcomes import OutcomeConfig, unlabeled_goals
+    from foreman.planner.tuning.rewording import default_rewriter
 
     goals = unlabeled_goals(OutcomeConfig(goals=args.goals, seed=args.seed), default_rewriter())
     out = args.output.open("w") if args.output else sys.stdout

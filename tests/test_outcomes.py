@@ -15,15 +15,14 @@ from foreman.planner.tuning.data import DataRecipe
 from foreman.planner.tuning.outcomes import (
     GoalOutcome,
     OutcomeConfig,
-    keeps_meaning,
     outcome_examples,
     read_goals,
-    reword,
     sample_and_score,
     summary,
     unlabeled_goals,
     write_goals,
 )
+from foreman.planner.tuning.rewording import keeps_meaning, reword
 
 CONFIG = OutcomeConfig(goals=6, seed=777, samples=3, levels={"BabyAI-GoToSeq-v0": 1.0})
 
