@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -298,6 +298,7 @@ def train(config: TrainConfig) -> SkillCard:
     """Train, evaluate and save one skill; returns its card."""
     if config.skill not in BUILT_IN:
         raise ValueError(f"no trainer for skill {config.skill!r}; trainable: {', '.join(BUILT_IN)}")
+    config = replace(config, bf16=native_bf16(config.bf16))  # the card records what ran
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
