@@ -222,10 +222,11 @@ def _clone(
     size = len(data["action"])
     batches = math.ceil(size / config.batch)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, config.lr, total_steps=epochs * batches)
+    bf16 = native_bf16(config.bf16)
     with tqdm(total=epochs * batches, desc=f"{label} {config.skill}", unit="batch") as progress:
         for _ in range(epochs):
             for index in np.array_split(rng.permutation(size), batches):
-                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=native_bf16(config.bf16)):
+                with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
                     loss, accuracy = clone_loss(network, {k: v[index] for k, v in data.items()})
                 optimizer.zero_grad()
                 loss.backward()
