@@ -212,6 +212,11 @@ class AgentMemory:
         """The agent's cell in the memory's frame (the start cell is (0, 0); x east, y south)."""
         return int(self._pos[0]), int(self._pos[1])
 
+    @property
+    def direction(self) -> int:
+        """The agent's heading, MiniGrid's: 0 east, 1 south, 2 west, 3 north."""
+        return self._dir
+
     def objects(self) -> list[SeenObject]:
         """Everything remembered, nearest first; ``in_view`` marks what is visible now."""
         size = self._view.shape[0]

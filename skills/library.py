@@ -68,7 +68,7 @@ class SkillLibrary:
                 f"{weights} has sha256 {digest}, but its card says {card.weights_sha256}: "
                 "the file is corrupt or belongs to another card"
             )
-        network = SkillNetwork(**card.network)
+        network = SkillNetwork(**{"routes": False} | card.network)  # cards from before routes say nothing
         try:
             network.load_state_dict(load_file(weights))
         except (SafetensorError, RuntimeError) as error:

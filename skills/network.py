@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from foreman.skills.observation import COARSE_CHANNELS, SUBGOAL_FEATURES, VECTOR
+from foreman.skills.observation import COARSE_CHANNELS, ROUTES, SUBGOAL_FEATURES, VECTOR
 
 N_ACTIONS = 6  # left, right, forward, pickup, drop, toggle (BabyAI's "done" is never used)
 _N_TYPES, _N_COLORS, _N_STATES = 11, 6, 3  # minigrid's OBJECT_TO_IDX, COLOR_TO_IDX, door states
@@ -37,11 +37,14 @@ class FiLM(nn.Module):
 
 
 class SkillNetwork(nn.Module):
-    """Feed-forward actor-critic; ``hidden`` sizes every layer."""
+    """Feed-forward actor-critic; ``hidden`` sizes every layer; ``routes``: whether it reads the
+    observation's route features (False for networks trained before they existed)."""
 
-    def __init__(self, hidden: int = 64):
+    def __init__(self, hidden: int = 64, routes: bool = True):
         super().__init__()
         self.hidden = hidden
+        self.routes = routes
+        self._vector = VECTOR if routes else VECTOR - ROUTES
         width = hidden // 2
         self.cells = nn.Embedding(_N_TYPES + _N_COLORS + _N_STATES, width)
         self.flags = nn.Linear(_FLAGS, width)
@@ -59,12 +62,12 @@ class SkillNetwork(nn.Module):
             nn.MaxPool2d(2),
         )
         fine_out, coarse_out = hidden * 3 * 3, width * 3 * 3
-        self.trunk = nn.Sequential(nn.Linear(fine_out + coarse_out + VECTOR, 2 * hidden), nn.ReLU())
+        self.trunk = nn.Sequential(nn.Linear(fine_out + coarse_out + self._vector, 2 * hidden), nn.ReLU())
         self.actor = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, N_ACTIONS))
         self.critic = nn.Sequential(nn.Linear(2 * hidden, hidden), nn.Tanh(), nn.Linear(hidden, 1))
 
     def config(self) -> dict:
-        return {"hidden": self.hidden}
+        return {"hidden": self.hidden, "routes": self.routes}
 
     def forward(
         self,
@@ -94,4 +97,4 @@ class SkillNetwork(nn.Module):
         x = torch.relu(self.film2(self.conv2(x), condition))
         x = nn.functional.max_pool2d(x, 2)  # 3x3
         wide = self.coarse(coarse.float().permute(0, 3, 1, 2) / 9)
-        return self.trunk(torch.cat([x.flatten(1), wide.flatten(1), vector], dim=1))
+        return self.trunk(torch.cat([x.flatten(1), wide.flatten(1), vector[:, : self._vector]], dim=1))

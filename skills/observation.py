@@ -7,8 +7,10 @@ views only (the agent's own memory, no env state). Each step it is cut into:
 - ``flags``: for those cells, visited before / fits the subgoal's target / fits its ``next_to``;
 - ``coarse``: a 45x45 neighbourhood pooled 3x3 into 15x15 counts of unseen, wall, door, object,
   target, next-to and visited cells, so rooms far away and unexplored space stay in view;
-- ``vector``: the subgoal (kind, descriptions), what is carried, and the offset to the nearest
-  remembered target and next-to object, which may lie beyond both maps.
+- ``vector``: the subgoal (kind, descriptions), what is carried, the offset to the nearest
+  remembered target and next-to object, which may lie beyond both maps, and the shortest known
+  routes to unexplored space, the target, a free cell beside the next-to object and a key to
+  a locked door (:mod:`foreman.skills.routes`).
 
 Matching a description against the map (colour, type, BabyAI's start-relative locations) is the
 memory's job (:meth:`AgentMemory.matching`); choosing actions is the network's.
@@ -20,6 +22,7 @@ import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
 from foreman.envs import COLORS, LOCATIONS, OBJECT_TYPES, SUBGOAL_KINDS, AgentMemory, ObjectDesc, Subgoal
+from foreman.skills.routes import ROUTE_FEATURES, drop_spots, keys_to_locked_doors, routes, unexplored
 
 FINE_RADIUS = 7
 COARSE_RADIUS = 22
@@ -48,7 +51,9 @@ def encode_subgoal(subgoal: Subgoal) -> np.ndarray:
 
 
 SUBGOAL_FEATURES = len(SUBGOAL_KINDS) + 2 * len(_desc_features(None))
-VECTOR = SUBGOAL_FEATURES + len(OBJECT_TYPES) + len(COLORS) + 6
+ROUTES = 4 * ROUTE_FEATURES
+"""the vector's last entries; networks trained before routes existed read the vector without them"""
+VECTOR = SUBGOAL_FEATURES + len(OBJECT_TYPES) + len(COLORS) + 6 + ROUTES
 
 
 def _nearest(memory: AgentMemory, match: np.ndarray) -> list[float]:
@@ -95,6 +100,9 @@ def observe(memory: AgentMemory, subgoal: Subgoal) -> dict[str, np.ndarray]:
             [float(carried[0] in _OBJECTS and carried[1] == COLOR_TO_IDX[c]) for c in COLORS],
             _nearest(memory, target_match),
             _nearest(memory, next_match),
+            routes(
+                memory, [unexplored(memory), target_match, drop_spots(memory, next_match), keys_to_locked_doors(memory)]
+            ).ravel(),
         ]
     ).astype(np.float32)
     return {"cells": cells, "flags": flags, "coarse": coarse.astype(np.uint8), "vector": vector}

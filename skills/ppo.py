@@ -111,10 +111,10 @@ class Sampler:
         return rollout
 
 
-def _serve(conn, env_id: str, seeds: range, hidden: int) -> None:
+def _serve(conn, env_id: str, seeds: range, shape: dict) -> None:
     """A worker process: one :class:`Sampler`; receives weights, answers with a rollout."""
     torch.set_num_threads(1)
-    sampler, network = Sampler(env_id, seeds), SkillNetwork(hidden)
+    sampler, network = Sampler(env_id, seeds), SkillNetwork(**shape)
     while (request := conn.recv()) is not None:
         state, steps = request
         network.load_state_dict(state)
@@ -125,13 +125,14 @@ def _serve(conn, env_id: str, seeds: range, hidden: int) -> None:
 class ParallelSampler:
     """:class:`Sampler`\\ s in ``workers`` processes; their rollouts are joined along the env axis."""
 
-    def __init__(self, env_id: str, seeds: range, workers: int, hidden: int):
+    def __init__(self, env_id: str, seeds: range, workers: int, shape: dict):
+        """``shape``: the learner's :meth:`SkillNetwork.config`, which each worker's copy takes."""
         bounds = np.linspace(seeds.start, seeds.stop, workers + 1).astype(int)
         context = mp.get_context("fork")
         self.conns, self.processes = [], []
         for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
             parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child, env_id, range(start, stop), hidden), daemon=True)
+            process = context.Process(target=_serve, args=(child, env_id, range(start, stop), shape), daemon=True)
             process.start()
             self.conns.append(parent)
             self.processes.append(process)
@@ -174,7 +175,7 @@ def finetune(
         raise ValueError(f"envs ({config.envs}) must split evenly over workers ({config.workers})")
     seeds = range(config.seed, config.seed + config.envs)
     if config.workers > 1:
-        sampler = ParallelSampler(env_id, seeds, config.workers, network.hidden)
+        sampler = ParallelSampler(env_id, seeds, config.workers, network.config())
     else:
         sampler = Sampler(env_id, seeds)
     torch.set_num_threads(config.workers)

@@ -9,7 +9,7 @@ import torch
 
 from foreman.cli import main
 from foreman.envs import AgentMemory, make_env
-from foreman.skills import SkillLibrary, SkillLoadError, SkillNetwork
+from foreman.skills import Skill, SkillLibrary, SkillLoadError, SkillNetwork
 from foreman.skills.ppo import ParallelSampler, PPOConfig, Sampler, finetune
 from foreman.skills.train import TrainConfig, clone_loss, collect_demos, train
 
@@ -50,12 +50,12 @@ def test_cloning_lowers_the_loss(demos):
     network = SkillNetwork(hidden=32)
     optimizer = torch.optim.Adam(network.parameters(), lr=3e-3)
     first = clone_loss(network, demos)[0].item()
-    for _ in range(50):
+    for _ in range(100):
         loss, _ = clone_loss(network, demos)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
-    assert loss.item() < 0.6 * first
+    assert loss.item() < 0.5 * first  # measured: 0.38 of the first loss (0.61 after 50 steps)
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +81,7 @@ def trained(tmp_path_factory):
 
 def test_train_saves_a_card_that_describes_the_run(trained):
     library, card = trained
-    assert card.name == "go_to" and card.subgoal == "go_to" and card.network == {"hidden": 32}
+    assert card.name == "go_to" and card.subgoal == "go_to" and card.network == {"hidden": 32, "routes": True}
     assert card.training.env_id == "Foreman-GoToLocal-v0" and 0 < card.training.demos <= 40
     assert card.training.frames > card.training.demos and card.training.dagger_episodes == 6
     assert card.evaluation.episodes == 5 and card.evaluation.seeds == (10_000_000, 10_000_004)
@@ -149,6 +149,24 @@ def test_weights_that_do_not_fit_the_card_are_rejected(trained, tmp_path):
         SkillLibrary(library).load("go_to")
 
 
+def test_a_card_from_before_route_features_loads_a_network_that_reads_without_them(trained, tmp_path):
+    library = _copy(trained, tmp_path)
+    skill = SkillLibrary(library).load("go_to")
+    legacy = SkillNetwork(hidden=32, routes=False)
+    folder = SkillLibrary(library).save(legacy, skill.card)
+    card = json.loads((folder / "card.json").read_text())
+    del card["network"]["routes"]  # as cards written before route features were
+    (folder / "card.json").write_text(json.dumps(card))
+    loaded = SkillLibrary(library).load("go_to")
+    env, memory = _started("Foreman-GoToLocal-v0", seed=5)
+    subgoal = env.unwrapped.subgoal
+    assert loaded.network.routes is False
+    with torch.no_grad():
+        assert torch.equal(
+            loaded.action_distribution(memory, subgoal), Skill(skill.card, legacy).action_distribution(memory, subgoal)
+        )
+
+
 @pytest.mark.parametrize("corruption", ["{not json", '{"name": "go_to"}', ""])
 def test_corrupt_cards_are_rejected_naming_the_file(trained, tmp_path, corruption):
     library = _copy(trained, tmp_path)
@@ -201,7 +219,7 @@ def test_a_ppo_update_changes_every_parameter_and_stays_finite(workers):
 def test_worker_processes_sample_the_same_envs_as_one_process_joined_in_env_order():
     network = SkillNetwork(hidden=32)
     local = Sampler("Foreman-GoToLocal-v0", range(7, 11)).collect(network, 3)
-    parallel = ParallelSampler("Foreman-GoToLocal-v0", range(7, 11), workers=2, hidden=32)
+    parallel = ParallelSampler("Foreman-GoToLocal-v0", range(7, 11), workers=2, shape=network.config())
     try:
         joined = parallel.collect(network, 3)
     finally:
