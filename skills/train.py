@@ -110,24 +110,33 @@ Frames = dict[str, np.ndarray]
 class Teacher:
     """The BabyAI bot as a teacher for one subgoal level's episode.
 
-    The bot cannot pick up while holding something, so for ``pick_up`` and ``put_next`` with an
-    object in hand the teacher first puts it down (turning left until the cell ahead is free),
-    then hands over to the bot. It labels states; in the agent it never acts.
+    The bot cannot pick up while holding something. For ``pick_up`` and ``put_next`` with an
+    object in hand it walks to the object to pick up with the other one; where it would pick up,
+    the teacher puts the carried object down (turning left until the cell ahead is free) and
+    hands over to a fresh bot. (Put down at the start instead, the skills learned to free their
+    hands only at a subgoal's start and not where a mission's pick-up follows a pick-up.) It
+    labels states; in the agent it never acts.
     """
 
     def __init__(self, env):
         self.env = env.unwrapped
-        hands_needed = self.env.subgoal.kind in ("pick_up", "put_next")
-        self.bot = None if self.env.carrying is not None and hands_needed else BabyAIBot(self.env)
+        self.bot = BabyAIBot(self.env)
+        self.freeing_hands = False
 
     def act(self, taken: int | None) -> int:
         """The teacher's action, given the action actually taken after its last answer."""
-        if self.bot is not None:
-            return int(self.bot.replan(taken))
-        if self.env.carrying is None:
-            self.bot = BabyAIBot(self.env)
-            return int(self.bot.replan(None))
-        return int(Actions.drop if self.env.grid.get(*self.env.front_pos) is None else Actions.left)
+        if not self.freeing_hands:
+            try:
+                return int(self.bot.replan(taken))
+            except AssertionError:  # the bot's pick-up found the hands full
+                if self.env.carrying is None:
+                    raise
+                self.freeing_hands = True
+        if self.env.carrying is not None:
+            return int(Actions.drop if self.env.grid.get(*self.env.front_pos) is None else Actions.left)
+        self.freeing_hands = False
+        self.bot = BabyAIBot(self.env)
+        return int(self.bot.replan(None))
 
 
 def _start(env, seed: int) -> tuple[Subgoal, Teacher, AgentMemory]:
