@@ -21,6 +21,7 @@ from typing import Literal
 
 import gymnasium as gym
 import numpy as np
+from minigrid.core.constants import IDX_TO_COLOR, IDX_TO_OBJECT, OBJECT_TO_IDX
 from pydantic import BaseModel, Field
 
 from foreman.envs import AgentMemory, Subgoal, SubgoalDetector, current_pose
@@ -36,6 +37,8 @@ from foreman.traces import (
     SubgoalStart,
     TraceWriter,
 )
+
+_DOOR, _KEY, _LOCKED = OBJECT_TO_IDX["door"], OBJECT_TO_IDX["key"], 2  # MiniGrid's door state 2: locked
 
 EndReason = Literal["success", "env failure", "env step limit", "planning failed", "replan budget", "llm call budget"]
 
@@ -83,6 +86,44 @@ def _facing_locked_door(memory: AgentMemory):
     """The locked door right in front of the agent, as it saw it, or None."""
     facing = next((o for o in memory.objects() if (o.ahead, o.right) == (1, 0)), None)
     return facing if facing and facing.door_state == "locked" else None
+
+
+def _locked_target(memory: AgentMemory, subgoal: Subgoal) -> str | None:
+    """For an ``open`` subgoal: the colour of the nearest door fitting it, when every such door
+    the agent remembers is locked and it carries no key of a matching colour; else None.
+
+    The subgoal stops there, before its skill wanders off to fetch a key on its own, so the
+    planner hears which key is needed (BALROG's open kind: the skill picked up the wrong key and
+    spent the episode's 100 steps; the planner's pick_up then open succeeds)."""
+    if subgoal.kind != "open":
+        return None
+    cells = np.argwhere(memory.matching(subgoal.target))
+    if len(cells) == 0:
+        return None
+    found = memory.grid[cells[:, 0], cells[:, 1]]
+    if not np.all((found[:, 0] == _DOOR) & (found[:, 2] == _LOCKED)):
+        return None
+    carried = memory.carried_code
+    if carried[0] == _KEY and np.any(found[:, 1] == carried[1]):
+        return None
+    ahead, right = memory.egocentric(cells - AgentMemory.SIZE // 2)
+    return IDX_TO_COLOR[int(found[np.argmin(np.abs(ahead) + np.abs(right)), 1])]
+
+
+_HELD = "already done: the same pick-up just succeeded and the object is still in hand"
+
+
+def _repeats_a_done_pick_up(subgoal: Subgoal, records: list[SubgoalRecord], memory: AgentMemory) -> bool:
+    """A plan's pick_up repeated right after it succeeded, its object still in hand: done already.
+
+    The hands hold one object, and BabyAI's verifier counts one pick-up for both clauses of
+    "pick up a key, then pick up a key". Run again, the skill has to put the object down and lift
+    it anew (BALROG's open kind: plans doubling the key's pick-up lost the episode's steps)."""
+    if subgoal.kind != "pick_up" or not records or records[-1].subgoal != subgoal or records[-1].status != "succeeded":
+        return False
+    carried = memory.carried_code
+    held = IDX_TO_OBJECT[int(carried[0])]
+    return held in ("key", "ball", "box") and subgoal.target.matches(IDX_TO_COLOR[int(carried[1])], held)
 
 
 def _feedback(subgoal: Subgoal, memory: AgentMemory, ran_out: bool) -> str:
@@ -187,7 +228,11 @@ class Agent:
                     value=_value(skill, memory, subgoal),
                     env_step=steps,
                 )
-                record, detector, obs, reward, env_end = self._execute(env, obs, memory, skill, subgoal, start)
+                if _repeats_a_done_pick_up(subgoal, records, memory):
+                    record = SubgoalRecord(subgoal=subgoal, skill=skill.name, status="succeeded", reason=_HELD, steps=0)
+                    detector, env_end = "not run", None
+                else:
+                    record, detector, obs, reward, env_end = self._execute(env, obs, memory, skill, subgoal, start)
                 emit(
                     SubgoalEnd,
                     index=len(records),
@@ -255,9 +300,12 @@ class Agent:
         skill.reset()
         actions: list[int] = []
         reward, env_end = 0.0, None
-        raised, unchanged = "", 0
+        raised, unchanged, locked = "", 0, None
         budget = _step_budget(skill, self.config.subgoal_steps)
         while detector.status == "continue" and len(actions) < budget and unchanged < self.config.stall_steps:
+            locked = _locked_target(memory, subgoal)
+            if locked:
+                break
             try:
                 action = skill.act(memory, subgoal)
             except Exception as error:  # a broken skill fails its subgoal, recorded, and the agent replans
@@ -280,6 +328,8 @@ class Agent:
             status, reason = "succeeded", ""
         elif raised:
             status, reason = "failed", raised
+        elif locked:
+            status, reason = "failed", f"the {locked} door is locked; a {locked} key is needed"
         elif detector.status == "failure":
             status, reason = "failed", _feedback(subgoal, memory, ran_out=False)
         else:

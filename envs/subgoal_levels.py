@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from gymnasium.envs.registration import register
 from minigrid.envs.babyai.core.levelgen import LevelGen
-from minigrid.envs.babyai.core.verifier import OBJ_TYPES_NOT_DOOR
+from minigrid.envs.babyai.core.verifier import OBJ_TYPES_NOT_DOOR, ObjDesc
 
 from foreman.envs.detectors import verifier_for
 from foreman.envs.mission import (
@@ -87,6 +87,7 @@ class SubgoalLevel(LevelGen):
         locations: bool = False,
         unblocking: bool = False,
         carry_prob: float = 0.0,
+        key_in_hand_prob: float = 0.0,
         **kwargs,
     ):
         if subgoal_kind not in SUBGOAL_KINDS:
@@ -95,6 +96,7 @@ class SubgoalLevel(LevelGen):
             raise ValueError("an open level needs at least two rooms (it has no doors otherwise)")
         self.subgoal_kind = subgoal_kind
         self.carry_prob = carry_prob
+        self.key_in_hand_prob = key_in_hand_prob
         self.subgoal: Subgoal | None = None
         self._to_carry = None
         super().__init__(
@@ -121,6 +123,9 @@ class SubgoalLevel(LevelGen):
         elif kind == "pick_up":
             self.subgoal = PickUp(target=desc_from_babyai(self.rand_obj(types=OBJ_TYPES_NOT_DOOR)))
         elif kind == "open":
+            locked = [o for o in self.grid.grid if o is not None and o.type == "door" and o.is_locked]
+            if locked and self._rand_float(0, 1) < self.key_in_hand_prob:
+                return self._open_with_key_in_hand(locked[0])
             self.subgoal = Open(target=desc_from_babyai(self.rand_obj(types=["door"])))
         elif kind == "put_next":
             move = desc_from_babyai(self.rand_obj(types=OBJ_TYPES_NOT_DOOR))
@@ -133,6 +138,18 @@ class SubgoalLevel(LevelGen):
             self.subgoal = Drop(target=ObjectDesc(color=obj.color, type=obj.type))
         if kind != "drop" and self._rand_float(0, 1) < self.carry_prob:
             self._carry_something()
+        return verifier_for(self.subgoal)
+
+    def _open_with_key_in_hand(self, door):
+        """Open the locked door, starting with its key in hand: where a mission's open follows
+        the planner's pick-up of the key (without such episodes the open skill put the key down)."""
+        key = next(o for o in self.grid.grid if o is not None and o.type == "key" and o.color == door.color)
+        self.grid.set(*key.cur_pos, None)
+        key.cur_pos = None
+        self._to_carry = key
+        desc = ObjDesc("door", door.color)
+        desc.find_matching_objs(self)
+        self.subgoal = Open(target=desc_from_babyai(desc))
         return verifier_for(self.subgoal)
 
     def _carry_something(self) -> None:
@@ -166,6 +183,8 @@ _MAZE = dict(
     num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, locations=True, unblocking=True, carry_prob=0.3
 )
 
+_OPEN_MAZE = dict(key_in_hand_prob=1 / 3)
+
 
 def subgoal_level_ids() -> list[str]:
     """The ids :func:`register_subgoal_levels` registers."""
@@ -179,5 +198,5 @@ def register_subgoal_levels() -> None:
             register(
                 id=f"Foreman-{name}{size}-v0",
                 entry_point="foreman.envs.subgoal_levels:SubgoalLevel",
-                kwargs=dict(knobs, subgoal_kind=kind),
+                kwargs=dict(knobs, subgoal_kind=kind, **(_OPEN_MAZE if (kind, size) == ("open", "") else {})),
             )

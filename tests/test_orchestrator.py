@@ -7,7 +7,7 @@ from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from foreman.envs import make_env
 from foreman.orchestrator import Agent, AgentConfig, describe_result
-from foreman.planner import LLMPlanner, PrivilegedReferencePlanner
+from foreman.planner import LLMPlanner, PrivilegedReferencePlanner, skill_specs
 
 
 @pytest.fixture(scope="module")
@@ -141,8 +141,7 @@ def _in_front_of_the_locked_door(env) -> None:
 
 def test_toggling_a_locked_door_without_its_key_stops_early_and_says_why(library):
     env = make_env("Foreman-MixedTrainLocal-v0", task="open")
-    agent = Agent(PrivilegedReferencePlanner(env), library, AgentConfig(stall_steps=4, max_replans=0))
-    agent.skills["open"] = agent.skills["go_to"]  # stand-in skill object
+    agent = Agent(fake_planner("go_to(a purple ball)"), library, AgentConfig(stall_steps=4, max_replans=0))
     calls = []
 
     def toggle(memory, subgoal):
@@ -151,22 +150,96 @@ def test_toggling_a_locked_door_without_its_key_stops_early_and_says_why(library
         calls.append(1)
         return 5  # toggle, toggle, ...: nothing changes without the key
 
-    agent.skills["open"].act = toggle
-    agent.skills["open"].card = agent.skills["open"].card.model_copy(update={"subgoal": "open"})
+    agent.skills["go_to"].act = toggle
     result = agent.run(env, seed=1)
     record = result.subgoals[0]
     assert record.status == "ran out of steps" and record.steps == 5  # the first step changed the view
     assert "is locked" in record.reason and "key is needed" in record.reason
 
 
+def _open_skill_stand_in(agent, act) -> None:
+    agent.skills["open"] = agent.skills["go_to"]
+    agent.skills["open"].act = act
+    agent.skills["open"].card = agent.skills["open"].card.model_copy(update={"subgoal": "open"})
+
+
+def test_opening_a_door_seen_locked_without_its_key_stops_and_names_the_key(library):
+    env = make_env("Foreman-MixedTrainLocal-v0", task="open")
+    agent = Agent(PrivilegedReferencePlanner(env), library, AgentConfig(max_replans=0, subgoal_steps=30))
+    calls = []
+
+    def look_at_the_door(memory, subgoal):
+        if not calls:
+            _in_front_of_the_locked_door(env)
+        calls.append(1)
+        return 0  # turn left: the view changes every step, so the stall rule never fires
+
+    _open_skill_stand_in(agent, look_at_the_door)
+    result = agent.run(env, seed=1)
+    door = next(c for c in env.unwrapped.grid.grid if c is not None and c.type == "door")
+    record = result.subgoals[0]
+    assert record.status == "failed" and record.steps == len(calls) <= 2
+    assert record.reason == f"the {door.color} door is locked; a {door.color} key is needed"
+
+
+def test_opening_a_locked_door_with_its_key_in_hand_goes_on(library):
+    from minigrid.core.world_object import Key
+
+    env = make_env("Foreman-MixedTrainLocal-v0", task="open")
+    agent = Agent(PrivilegedReferencePlanner(env), library, AgentConfig(max_replans=0, subgoal_steps=30))
+    door = None
+
+    def look_at_the_door_holding_its_key(memory, subgoal):
+        nonlocal door
+        if door is None:
+            door = next(c for c in env.unwrapped.grid.grid if c is not None and c.type == "door")
+            env.unwrapped.carrying = Key(door.color)
+            _in_front_of_the_locked_door(env)
+        return 0
+
+    _open_skill_stand_in(agent, look_at_the_door_holding_its_key)
+    result = agent.run(env, seed=1)
+    assert result.subgoals[0].status == "ran out of steps" and result.subgoals[0].steps == 30
+
+
 def test_actions_that_change_nothing_elsewhere_are_left_to_the_step_budget(library):
     env = make_env("Foreman-MixedTrainLocal-v0", task="open")
     agent = Agent(PrivilegedReferencePlanner(env), library, AgentConfig(stall_steps=4, max_replans=0, subgoal_steps=30))
-    agent.skills["open"] = agent.skills["go_to"]
-    agent.skills["open"].act = lambda memory, subgoal: 6  # "done": changes nothing, anywhere
-    agent.skills["open"].card = agent.skills["open"].card.model_copy(update={"subgoal": "open"})
+    _open_skill_stand_in(agent, lambda memory, subgoal: 6)  # "done": changes nothing, anywhere
     result = agent.run(env, seed=1)
     assert result.subgoals[0].status == "ran out of steps" and result.subgoals[0].steps == 30
+
+
+def test_a_pick_up_repeated_right_after_it_succeeded_is_not_run_again(library):
+    env = make_env("BabyAI-PickupLoc-v0")
+    mission = env.reset(seed=3)[0]["mission"]
+    obj = next(
+        c
+        for c in env.unwrapped.grid.grid
+        if c is not None and c.type in ("key", "ball", "box") and c.type not in mission  # not the env's goal
+    )
+    twice = f"pick_up(a {obj.color} {obj.type})\npick_up(a {obj.color} {obj.type})"
+    agent = Agent(fake_planner(twice), library, AgentConfig(max_replans=0))
+    agent.skills["pick_up"] = agent.skills["go_to"]
+    card = agent.skills["pick_up"].card.model_copy(update={"subgoal": "pick_up", "name": "pick_up"})
+    agent.skills["pick_up"].card = card
+    agent.specs = skill_specs([card.model_dump()])  # the planner may call it
+    calls = []
+
+    def lift_it(memory, subgoal):
+        base = env.unwrapped
+        target = next(c for c in base.grid.grid if c is not None and (c.color, c.type) == (obj.color, obj.type))
+        base.grid.set(*target.cur_pos, None)  # test double's move: the object right in front
+        base.grid.set(*base.front_pos, target)
+        target.cur_pos = base.front_pos
+        calls.append(1)
+        return 3  # pick up
+
+    agent.skills["pick_up"].act = lift_it
+    result = agent.run(env, seed=3)
+    first, second = result.subgoals
+    assert (first.status, first.steps) == ("succeeded", 1) and len(calls) == 1
+    assert (second.status, second.steps) == ("succeeded", 0) and "already done" in second.reason
 
 
 class AffordanceReadingPlanner:

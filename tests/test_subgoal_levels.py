@@ -77,6 +77,21 @@ def test_maze_levels_sometimes_start_with_an_unnamed_object_in_hand(env_id):
     assert 4 <= held <= 24
 
 
+def test_the_open_level_sometimes_targets_the_locked_door_with_its_key_in_hand():
+    env = make_env("Foreman-Open-v0")
+    with_key = 0
+    for seed in range(60):
+        env.reset(seed=seed)
+        base = env.unwrapped
+        locked = [c for c in base.grid.grid if c is not None and c.type == "door" and c.is_locked]
+        carried = base.carrying
+        if locked and carried is not None and carried.type == "key" and carried.color == locked[0].color:
+            if base.subgoal.target.matches(locked[0].color, "door"):
+                with_key += 1
+                assert base.subgoal.target.color == locked[0].color and carried.cur_pos is None
+    assert 3 <= with_key <= 25
+
+
 @pytest.mark.parametrize("env_id", ["Foreman-DropLocal-v0", "Foreman-Drop-v0"])
 def test_drop_levels_start_carrying_and_reward_a_drop(env_id):
     env = make_env(env_id)

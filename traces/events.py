@@ -91,7 +91,8 @@ class SubgoalEnd(_Event):
     subgoal: str
     status: Literal["succeeded", "failed", "ran out of steps"]
     reason: str = ""
-    detector: Literal["success", "failure", "continue"]
+    detector: Literal["success", "failure", "continue", "not run"]
+    """the subgoal detector's last verdict; "not run" for a subgoal already done (see orchestrator)"""
     steps: int
     actions: list[int]
 
