@@ -44,6 +44,7 @@ class BotSkill:
         self._seen = None
         self._bot: BabyAIBot | None = None
         self._last: int | None = None
+        self._freeing_hands = False
 
     def begin(self, subgoal: Subgoal) -> None:
         base = self.env.unwrapped
@@ -61,20 +62,38 @@ class BotSkill:
         self._last = None
 
     def reset(self) -> None:
-        self._bot = None
+        self._bot, self._freeing_hands = None, False
 
     def act(self, memory: AgentMemory, subgoal: Subgoal) -> int:
         if self._bot is None:
             self.begin(subgoal)
         if self._last == Actions.drop:
             self._bot.mission.instrs.update_objs_poss()
+        base = self.env.unwrapped
+        if self._freeing_hands:
+            if base.carrying is not None:  # put it down where the cell ahead is free
+                action = int(Actions.drop if base.grid.get(*base.front_pos) is None else Actions.left)
+                self._seen, self._last = self._bot.vis_mask, action
+                return action
+            self._freeing_hands = False
+            self.begin(subgoal)
         try:
             action = int(self._bot.replan(self._last))
-        except (AssertionError, IndexError, KeyError, TypeError):
-            action = int(Actions.done)  # the bot has no plan for this state: a no-op
+        except AssertionError:  # the bot's pick-up found its hands full: free them, then a fresh bot
+            if base.carrying is None:
+                return self._idle()
+            self._freeing_hands = True
+            return self.act(memory, subgoal)
+        except (IndexError, KeyError, TypeError):
+            return self._idle()
         self._seen = self._bot.vis_mask
         self._last = action
         return action
+
+    def _idle(self) -> int:
+        """The bot has no plan for this state: a no-op."""
+        self._seen, self._last = self._bot.vis_mask, int(Actions.done)
+        return self._last
 
     def value(self, memory: AgentMemory, subgoal: Subgoal) -> float | None:
         return None

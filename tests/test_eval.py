@@ -180,3 +180,30 @@ def test_another_adapter_is_named_in_the_identity_label_and_run_folder(tmp_path)
     assert agent_bench.planner_identity(config).startswith("candidate-lora sha256 ")
     assert "candidate-lora" in config.label and config.folder().name.endswith("llm-learned-candidate-lora_r3")
     assert "candidate-lora" not in EvalConfig(planner="llm").folder().name
+
+
+def test_the_bot_oracle_frees_its_hands_before_a_pick_up():
+    """The bot cannot pick up while holding something; as an oracle skill it puts the object down
+    first (before, it idled until the step budget)."""
+    from minigrid.core.world_object import Ball
+
+    from foreman.bench.oracle import BotSkill
+    from foreman.envs import AgentMemory, PickUp, SubgoalDetector, current_pose, make_env, parse_mission
+
+    env = make_env("BabyAI-PickupLoc-v0")
+    obs, _ = env.reset(seed=4)
+    subgoal = parse_mission(obs["mission"])
+    assert isinstance(subgoal, PickUp)
+    held = "purple" if subgoal.target.color != "purple" else "grey"
+    env.unwrapped.carrying = Ball(held)
+    memory, skill = AgentMemory(), BotSkill("pick_up", env)
+    memory.observe(env.unwrapped.gen_obs())
+    detector = SubgoalDetector(subgoal, env, anchor=current_pose(env))
+    for _ in range(60):
+        action = skill.act(memory, subgoal)
+        obs, *_ = env.step(action)
+        memory.observe(obs, action)
+        detector.step(action)
+        if detector.status != "continue":
+            break
+    assert detector.status == "success"
