@@ -12,6 +12,7 @@ from minigrid.core.actions import Actions
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
 from foreman.envs import AgentMemory, Pose, Subgoal, current_pose, verifier_for
+from foreman.skills.train import put_down_action
 
 
 class _Mission:
@@ -71,8 +72,8 @@ class BotSkill:
             self._bot.mission.instrs.update_objs_poss()
         base = self.env.unwrapped
         if self._freeing_hands:
-            if base.carrying is not None:  # put it down where the cell ahead is free
-                action = int(Actions.drop if base.grid.get(*base.front_pos) is None else Actions.left)
+            if base.carrying is not None:
+                action = put_down_action(base)
                 self._seen, self._last = self._bot.vis_mask, action
                 return action
             self._freeing_hands = False

@@ -107,6 +107,13 @@ Frames = dict[str, np.ndarray]
 """observe() arrays stacked over frames, plus ``action``"""
 
 
+def put_down_action(env) -> int:
+    """The next action towards putting the carried object down: drop where the cell ahead is
+    free, else turn left to face another cell."""
+    base = env.unwrapped
+    return int(Actions.drop if base.grid.get(*base.front_pos) is None else Actions.left)
+
+
 class Teacher:
     """The BabyAI bot as a teacher for one subgoal level's episode.
 
@@ -133,7 +140,7 @@ class Teacher:
                     raise
                 self.freeing_hands = True
         if self.env.carrying is not None:
-            return int(Actions.drop if self.env.grid.get(*self.env.front_pos) is None else Actions.left)
+            return put_down_action(self.env)
         self.freeing_hands = False
         self.bot = BabyAIBot(self.env)
         return int(self.bot.replan(None))
