@@ -73,7 +73,10 @@ class SubgoalLevel(LevelGen):
     ``Foreman-{GoTo,Pickup,Open,Drop,PutNext}Local-v0``: one room (two side by side for Open),
     8 distractors, no location words. ``Foreman-{GoTo,Pickup,Open,Drop,PutNext}-v0``: BossLevel's
     layout, 3x3 rooms, 18 distractors, a locked room half the time, location words, blockers, and
-    an object in hand at the start 30% of the time.
+    an object in hand at the start 30% of the time. ``Foreman-Open-v0`` also targets the locked
+    door with its key in hand in a third of the episodes with a locked room (``key_in_hand_prob``)
+    and leaves the target open in 30% of those whose description names one door
+    (``open_target_prob``), as earlier subgoals of a mission leave them.
     """
 
     def __init__(
@@ -88,6 +91,7 @@ class SubgoalLevel(LevelGen):
         unblocking: bool = False,
         carry_prob: float = 0.0,
         key_in_hand_prob: float = 0.0,
+        open_target_prob: float = 0.0,
         **kwargs,
     ):
         if subgoal_kind not in SUBGOAL_KINDS:
@@ -97,6 +101,7 @@ class SubgoalLevel(LevelGen):
         self.subgoal_kind = subgoal_kind
         self.carry_prob = carry_prob
         self.key_in_hand_prob = key_in_hand_prob
+        self.open_target_prob = open_target_prob
         self.subgoal: Subgoal | None = None
         self._to_carry = None
         super().__init__(
@@ -126,7 +131,10 @@ class SubgoalLevel(LevelGen):
             locked = [o for o in self.grid.grid if o is not None and o.type == "door" and o.is_locked]
             if locked and self._rand_float(0, 1) < self.key_in_hand_prob:
                 return self._open_with_key_in_hand(locked[0])
-            self.subgoal = Open(target=desc_from_babyai(self.rand_obj(types=["door"])))
+            desc = self.rand_obj(types=["door"])
+            if self._rand_float(0, 1) < self.open_target_prob:
+                self._open_already(desc)
+            self.subgoal = Open(target=desc_from_babyai(desc))
         elif kind == "put_next":
             move = desc_from_babyai(self.rand_obj(types=OBJ_TYPES_NOT_DOOR))
             self.subgoal = PutNext(target=move, next_to=desc_from_babyai(self.rand_obj()))
@@ -151,6 +159,14 @@ class SubgoalLevel(LevelGen):
         desc.find_matching_objs(self)
         self.subgoal = Open(target=desc_from_babyai(desc))
         return verifier_for(self.subgoal)
+
+    def _open_already(self, desc: ObjDesc) -> None:
+        """Leave the target door open, as one opened earlier in a mission is: BabyAI then wants it
+        toggled shut and open again. Only a door the description names alone ("the red door"),
+        and not a locked one; the agent then knows it is the one."""
+        (door,) = desc.obj_set if len(desc.obj_set) == 1 else (None,)
+        if door is not None and not door.is_locked:
+            door.is_open = True
 
     def _carry_something(self) -> None:
         """Start the episode holding an object the subgoal does not name (taken off the grid)."""
@@ -183,7 +199,7 @@ _MAZE = dict(
     num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, locations=True, unblocking=True, carry_prob=0.3
 )
 
-_OPEN_MAZE = dict(key_in_hand_prob=1 / 3)
+_OPEN_MAZE = dict(key_in_hand_prob=1 / 3, open_target_prob=0.3)
 
 
 def subgoal_level_ids() -> list[str]:

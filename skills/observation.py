@@ -19,7 +19,7 @@ memory's job (:meth:`AgentMemory.matching`); choosing actions is the network's.
 from __future__ import annotations
 
 import numpy as np
-from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
+from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
 
 from foreman.envs import COLORS, LOCATIONS, OBJECT_TYPES, SUBGOAL_KINDS, AgentMemory, ObjectDesc, Subgoal
 from foreman.skills.routes import ROUTE_FEATURES, drop_spots, keys_to_locked_doors, routes, unexplored
@@ -66,12 +66,32 @@ def _nearest(memory: AgentMemory, match: np.ndarray) -> list[float]:
     return [1.0, ahead[nearest] / _REACH, right[nearest] / _REACH]
 
 
+def target_cells(memory: AgentMemory, subgoal: Subgoal) -> np.ndarray:
+    """``(N, N)`` bool: where the subgoal's target is remembered.
+
+    For ``open``, doors remembered open are left out unless the description names one door
+    ("the red door") and no shut one matches. Why: an open door counts only once toggled shut and
+    open again, and the open skill, trained in mazes whose doors all start shut, never met an open
+    target; in BossLevel, after "open a red door", "open a door" led it back to the red door,
+    where it paced until its step budget ran out, when another door lay beyond it unexplored.
+    """
+    target = getattr(subgoal, "target", None)
+    if target is None:
+        return np.zeros((AgentMemory.SIZE, AgentMemory.SIZE), dtype=bool)
+    match = memory.matching(target)
+    if subgoal.kind == "open":
+        grid = memory.grid
+        shut = match & ~((grid[:, :, 0] == OBJECT_TO_IDX["door"]) & (grid[:, :, 2] == STATE_TO_IDX["open"]))
+        if shut.any() or target.article == "a":
+            return shut
+    return match
+
+
 def observe(memory: AgentMemory, subgoal: Subgoal) -> dict[str, np.ndarray]:
     """The network's input for one step (arrays without a batch axis)."""
-    target = getattr(subgoal, "target", None)
     next_to = getattr(subgoal, "next_to", None)
     size = AgentMemory.SIZE
-    target_match = memory.matching(target) if target is not None else np.zeros((size, size), dtype=bool)
+    target_match = target_cells(memory, subgoal)
     next_match = memory.matching(next_to) if next_to is not None else np.zeros((size, size), dtype=bool)
     layers = np.stack([memory.visited, target_match, next_match], axis=2).astype(np.uint8)
     cells = memory.crop(memory.grid, FINE_RADIUS)

@@ -4,7 +4,8 @@ A cloned policy explores poorly when all it has is the map: it has to work out f
 way leads round walls and through doors to unexplored space, and in BossLevel's nine rooms it
 wanders (the put-next skill covered 100-140 cells in 1,152 steps when it failed). Here a
 breadth-first search over the cells the agent remembers as passable (floor, open or closed
-doors, locked ones only with their key in hand) finds the nearest cell of a goal set (the
+doors, locked ones only with their key in hand; keys, balls and boxes only where no route avoids
+them, since the agent can lift a blocker aside) finds the nearest cell of a goal set (the
 frontier of unseen cells, the subgoal's target, the free cells beside its ``next_to``, keys to
 locked doors) and reports the route's length and the direction of its
 first step in the agent's frame. It reads the agent's own memory only. The network decides what
@@ -23,6 +24,7 @@ from foreman.envs import AgentMemory
 
 _UNSEEN, _DOOR, _KEY, _LOCKED = OBJECT_TO_IDX["unseen"], OBJECT_TO_IDX["door"], OBJECT_TO_IDX["key"], 2
 _FLOOR = [OBJECT_TO_IDX[t] for t in ("empty", "floor", "goal")]
+_MOVABLE = [OBJECT_TO_IDX[t] for t in ("key", "ball", "box")]
 _REACH = 20.0  # route lengths are scaled by this
 ROUTE_FEATURES = 6
 """per goal set: reachable, length / 20, first step ahead / right / behind / left (one-hot)"""
@@ -82,6 +84,9 @@ def routes(memory: AgentMemory, goals: list[np.ndarray]) -> np.ndarray:
     agent = int((x + centre - x0) * width + (y + centre - y0))
     passable[:, :-1] |= memory.visited[x0:x1, y0:y1]
     floor = _bits(passable)
+    movable = np.zeros_like(passable)
+    movable[:, :-1] = np.isin(window[:, :, 0], _MOVABLE)
+    around = floor | _bits(movable)
     steps = [int(vec[0] * width + vec[1]) for vec in DIR_TO_VEC]  # bit offset of a step east, south, west, north
     beside = [1 << (agent + s) if 0 <= agent + s < passable.size else 0 for s in steps]
     facing = memory.direction  # an index into DIR_TO_VEC
@@ -95,15 +100,25 @@ def routes(memory: AgentMemory, goals: list[np.ndarray]) -> np.ndarray:
         if wave >> agent & 1:
             features[row, 0] = 1.0
             continue
-        for length in range(1, passable.size):
-            hit = [d for d in range(4) if wave & beside[d]]
-            if hit:
-                first = min(hit, key=lambda d: (d - facing) % 4)
-                features[row, :2] = 1.0, length / _REACH
-                features[row, 2 + (first - facing) % 4] = 1.0
-                break
-            grown = (wave | wave << 1 | wave >> 1 | wave << width | wave >> width) & floor | wave
-            if grown == wave:
-                break
-            wave = grown
+        found = _search(wave, floor, beside, width, passable.size) or _search(
+            wave, around, beside, width, passable.size
+        )
+        if found:
+            length, first = min(found, key=lambda hit: (hit[0], (hit[1] - facing) % 4))
+            features[row, :2] = 1.0, length / _REACH
+            features[row, 2 + (first - facing) % 4] = 1.0
     return features
+
+
+def _search(wave: int, floor: int, beside: list[int], width: int, size: int) -> list[tuple[int, int]]:
+    """Grow ``wave`` (goal cells) over ``floor`` until it touches a cell beside the agent:
+    ``(length, direction)`` for each such cell at the shortest length, or none."""
+    for length in range(1, size):
+        hit = [(length, d) for d in range(4) if wave & beside[d]]
+        if hit:
+            return hit
+        grown = (wave | wave << 1 | wave >> 1 | wave << width | wave >> width) & floor | wave
+        if grown == wave:
+            return []
+        wave = grown
+    return []

@@ -1,9 +1,11 @@
 import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX
 
-from foreman.envs import AgentMemory, ObjectDesc
+from foreman.envs import AgentMemory, ObjectDesc, Open
+from foreman.skills.observation import target_cells
 from foreman.skills.routes import drop_spots, keys_to_locked_doors, routes, unexplored
 
+_STATES = {"closed": 1, "locked": 2}
 NORTH = 3
 AHEAD, RIGHT, BEHIND, LEFT = 2, 3, 4, 5  # columns of the one-hot first step
 
@@ -11,7 +13,8 @@ AHEAD, RIGHT, BEHIND, LEFT = 2, 3, 4, 5  # columns of the one-hot first step
 def _view(cells: dict[tuple[int, int], str]) -> dict:
     """A 7x7 egocentric view of floor (the agent at column 3, bottom row, facing up, its own
     cell showing what it carries) with ``cells`` at (column, row) replaced: "wall", "unseen", or
-    a colour and type ("red ball", "yellow key", "locked yellow door")."""
+    a colour and type ("red ball", "yellow key", "locked yellow door", "closed red door"; a door
+    without a state is open)."""
     image = np.zeros((7, 7, 3), dtype=np.uint8)
     image[:, :, 0] = OBJECT_TO_IDX["empty"]
     for (i, j), name in cells.items():
@@ -19,7 +22,7 @@ def _view(cells: dict[tuple[int, int], str]) -> dict:
         if kind in ("wall", "unseen"):
             image[i, j, 0] = OBJECT_TO_IDX[kind]
         else:
-            image[i, j] = (OBJECT_TO_IDX[kind], COLOR_TO_IDX[words[-1]], 2 if "locked" in words else 0)
+            image[i, j] = (OBJECT_TO_IDX[kind], COLOR_TO_IDX[words[-1]], _STATES.get(words[0], 0))
     return {"image": image, "direction": NORTH, "mission": ""}
 
 
@@ -93,3 +96,38 @@ def test_keys_to_locked_doors_are_those_of_a_locked_doors_colour():
     assert keys.sum() == 1
     features = routes(memory, [keys])[0]
     assert features[LEFT] == 1.0 and round(features[1] * 20) == 2  # two cells to the left
+
+
+BLOCKED_DOORWAY = {(i, 3): "wall" for i in range(7)} | {(3, 3): "yellow door", (3, 4): "green box", (3, 1): "red ball"}
+
+
+def test_a_route_blocked_only_by_an_object_leads_through_it():
+    memory = _memory(BLOCKED_DOORWAY)
+    features = routes(memory, [memory.matching(ObjectDesc(color="red", type="ball"))])[0]
+    assert features[0] == 1.0 and features[AHEAD] == 1.0
+    assert round(features[1] * 20) == 5  # the box, the door, two cells beyond, the ball
+
+
+def test_a_clear_route_wins_over_a_shorter_one_through_an_object():
+    side_door = {(0, 3): "yellow door"}  # a free way round, longer than the one through the box
+    memory = _memory(BLOCKED_DOORWAY | side_door)
+    features = routes(memory, [memory.matching(ObjectDesc(color="red", type="ball"))])[0]
+    assert features[0] == 1.0
+    assert round(features[1] * 20) == 11  # three left, three up through the side door, three right, two up
+
+
+TWO_DOORS = {(1, 2): "red door", (5, 2): "closed blue door"}
+
+
+def test_an_open_subgoal_targets_shut_doors_not_open_ones():
+    memory = _memory(TWO_DOORS)
+    blue = memory.matching(ObjectDesc(color="blue", type="door"))
+    assert np.array_equal(target_cells(memory, Open(target=ObjectDesc(article="a", type="door"))), blue)
+
+
+def test_an_open_door_is_a_target_only_when_the_description_names_that_one_door():
+    memory = _memory(TWO_DOORS)
+    red = memory.matching(ObjectDesc(color="red", type="door"))
+    assert red.sum() == 1
+    assert np.array_equal(target_cells(memory, Open(target=ObjectDesc(color="red", type="door"))), red)
+    assert not target_cells(memory, Open(target=ObjectDesc(article="a", color="red", type="door"))).any()

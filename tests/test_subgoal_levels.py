@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 from minigrid.core.actions import Actions
+from minigrid.core.constants import DIR_TO_VEC
 
 from foreman.envs import Drop, SubgoalLevel, make_env, subgoal_level_ids
 
@@ -90,6 +91,35 @@ def test_the_open_level_sometimes_targets_the_locked_door_with_its_key_in_hand()
                 with_key += 1
                 assert base.subgoal.target.color == locked[0].color and carried.cur_pos is None
     assert 3 <= with_key <= 25
+
+
+def test_the_open_level_sometimes_leaves_the_one_door_it_names_open_and_wants_it_toggled_twice():
+    env = make_env("Foreman-Open-v0")
+    already_open = 0
+    for seed in range(100):
+        env.reset(seed=seed)
+        base = env.unwrapped
+        target = base.subgoal.target
+        opened = [c for c in base.grid.grid if c is not None and c.type == "door" and c.is_open]
+        if not opened:  # every door of a generated maze starts shut
+            continue
+        already_open += 1
+        assert len(opened) == 1 and target.matches(opened[0].color, "door") and target.article == "the"
+        if already_open == 1:  # step in front of it: one toggle shuts it, the second succeeds
+            door = opened[0]
+            base.agent_pos = next(
+                tuple(door.cur_pos + d)
+                for d in (np.array(v) for v in ((1, 0), (-1, 0), (0, 1), (0, -1)))
+                if base.grid.get(*(door.cur_pos + d)) is None
+            )
+            base.agent_dir = next(
+                k for k in range(4) if tuple(base.agent_pos + np.array(DIR_TO_VEC[k])) == tuple(door.cur_pos)
+            )
+            *_, terminated, _, _ = env.step(Actions.toggle)
+            assert not terminated and not door.is_open
+            _, reward, terminated, _, _ = env.step(Actions.toggle)
+            assert terminated and reward > 0
+    assert 4 <= already_open <= 25
 
 
 @pytest.mark.parametrize("env_id", ["Foreman-DropLocal-v0", "Foreman-Drop-v0"])
