@@ -164,9 +164,8 @@ class SubgoalLevel(LevelGen):
         """Leave the target door open, as one opened earlier in a mission is: BabyAI then wants it
         toggled shut and open again. Only a door the description names alone ("the red door"),
         and not a locked one; the agent then knows it is the one."""
-        (door,) = desc.obj_set if len(desc.obj_set) == 1 else (None,)
-        if door is not None and not door.is_locked:
-            door.is_open = True
+        if len(desc.obj_set) == 1 and not desc.obj_set[0].is_locked:
+            desc.obj_set[0].is_open = True
 
     def _carry_something(self) -> None:
         """Start the episode holding an object the subgoal does not name (taken off the grid)."""

@@ -100,25 +100,25 @@ def routes(memory: AgentMemory, goals: list[np.ndarray]) -> np.ndarray:
         if wave >> agent & 1:
             features[row, 0] = 1.0
             continue
-        found = _search(wave, floor, beside, width, passable.size) or _search(
-            wave, around, beside, width, passable.size
-        )
+        found = _search(wave, floor, beside, width) or _search(wave, around, beside, width)
         if found:
-            length, first = min(found, key=lambda hit: (hit[0], (hit[1] - facing) % 4))
+            length, hit = found
+            first = min(hit, key=lambda d: (d - facing) % 4)
             features[row, :2] = 1.0, length / _REACH
             features[row, 2 + (first - facing) % 4] = 1.0
     return features
 
 
-def _search(wave: int, floor: int, beside: list[int], width: int, size: int) -> list[tuple[int, int]]:
-    """Grow ``wave`` (goal cells) over ``floor`` until it touches a cell beside the agent:
-    ``(length, direction)`` for each such cell at the shortest length, or none."""
-    for length in range(1, size):
-        hit = [(length, d) for d in range(4) if wave & beside[d]]
+def _search(wave: int, floor: int, beside: list[int], width: int) -> tuple[int, list[int]] | None:
+    """Grow ``wave`` (goal cells) over ``floor`` until it touches a cell beside the agent: the
+    route's length and the directions (indices into ``DIR_TO_VEC``) of those cells; None if it
+    stops growing first."""
+    length = 1
+    while True:
+        hit = [d for d in range(4) if wave & beside[d]]
         if hit:
-            return hit
+            return length, hit
         grown = (wave | wave << 1 | wave >> 1 | wave << width | wave >> width) & floor | wave
         if grown == wave:
-            return []
-        wave = grown
-    return []
+            return None
+        wave, length = grown, length + 1
