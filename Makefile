@@ -5,8 +5,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 export HF_HUB_OFFLINE := 1
-# llama-cpp-python compiles from source here; its multimodal library is not needed.
-export CMAKE_ARGS := -DLLAVA_BUILD=OFF
+# llama-cpp-python compiles from source here; its multimodal library is not needed. A portable
+# (AVX2) build, not -march=native: on CPUs with AMX (Sapphire Rapids) the native build segfaults
+# in its first decode (ggml-org/llama.cpp#20824, the AMX weight buffer).
+export CMAKE_ARGS := -DLLAVA_BUILD=OFF -DGGML_NATIVE=OFF
 
 .PHONY: demo test clean chromium
 
