@@ -372,7 +372,11 @@ def _finetune_sft(args: argparse.Namespace) -> int:
     from foreman.planner.tuning.sft import SFTConfig, train_sft
 
     recipe = DataRecipe(
-        **{k: getattr(args, k) for k in ("examples", "seed", "levels") if getattr(args, k) is not None},
+        **{
+            k: getattr(args, k)
+            for k in ("examples", "seed", "levels", "replan_fraction", "barred_fraction")
+            if getattr(args, k) is not None
+        },
     )
     options = ("name", "epochs", "batch_size", "lr", "rank", "alpha", "threads", "out", "init_adapter")
     config = SFTConfig(data=recipe, **{k: getattr(args, k) for k in options if getattr(args, k) is not None})
@@ -584,6 +588,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--levels",
         type=_level_weights,
         help="the recipe's mix of levels, ENV=WEIGHT,... (default: planner/tuning/data.py's LEVEL_WEIGHTS)",
+    )
+    sft.add_argument("--replan-fraction", dest="replan_fraction", type=float, help="replan examples (default 0.12)")
+    sft.add_argument(
+        "--barred-fraction",
+        dest="barred_fraction",
+        type=float,
+        help="of replan examples failing a non-door subgoal: failed behind a locked door (default 0)",
     )
     sft.add_argument("--init-adapter", dest="init_adapter", type=Path, help="train this adapter further")
     sft.add_argument("--name")

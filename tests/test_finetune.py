@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from foreman.envs import PickUp, clauses_in_order, from_babyai, make_env, parse_mission
+from foreman.envs import Open, PickUp, clauses_in_order, from_babyai, make_env, parse_mission
 from foreman.planner import PlannerPrompts, PlanRequest, format_plan, parse_plan, vocabulary_specs
 from foreman.planner.plan import format_step
 from foreman.planner.tuning.adapter import CARD, WEIGHTS, AdapterError, gguf_adapter, gguf_tensors, load_card
@@ -37,7 +37,24 @@ def test_every_kind_of_example_is_made(examples):
     assert {e.kind for e in generate(replace(RECIPE, examples=200))} == {"mission", "paraphrase", "pronoun", "replan"}
 
 
-def test_labels_agree_with_the_envs_instruction_tree(examples):
+BARRED = replace(RECIPE, replan_fraction=0.6, barred_fraction=0.6)
+
+
+def _barred(example) -> bool:
+    """A replan example whose failed subgoal, not about a door, was stopped by a locked door."""
+    failed = example.request.history[-1] if example.kind == "replan" else None
+    return failed is not None and "is locked" in failed.reason and failed.subgoal.target.type != "door"
+
+
+def test_barred_replans_are_made_only_when_the_recipe_asks_for_them(examples):
+    assert not any(_barred(e) for e in examples)
+    barred = [e for e in generate(BARRED) if _barred(e)]
+    assert len(barred) >= 5 and all(e.request.history[-1].status == "failed" for e in barred)
+
+
+@pytest.mark.parametrize("recipe", [RECIPE, BARRED], ids=["default", "barred"])
+def test_labels_agree_with_the_envs_instruction_tree(recipe):
+    examples = list(generate(recipe))
     envs = {}
     specs = vocabulary_specs()
     for example in examples:
@@ -58,7 +75,11 @@ def test_labels_agree_with_the_envs_instruction_tree(examples):
             if "is locked" in failed.reason:
                 color = re.search(r"a (\w+) key is needed", failed.reason).group(1)
                 assert plan[0] == PickUp(target=parse_mission(f"pick up a {color} key").target)
-                assert plan[1:] == remaining
+                if failed.subgoal.target.type == "door":  # the door itself: open it once the key is in hand
+                    assert plan[1:] == remaining
+                else:  # what the subgoal needs lies behind the door: open it first
+                    assert plan[1] == Open(target=parse_mission(f"open the {color} door").target)
+                    assert plan[2:] == remaining
             else:
                 assert plan == remaining
 

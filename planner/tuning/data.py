@@ -10,7 +10,9 @@ committed file. Three kinds, mixed:
   mission's clause; the plan names the object again.
 - ``replan``: a mission, a history in which the first clauses succeeded and the next one did not
   (with the orchestrator's feedback wording), and what the agent sees at the start of the episode;
-  the plan is what remains, after fetching the key first when the feedback names a locked door.
+  the plan is what remains, after fetching the key first when the feedback names a locked door
+  (and opening that door first when the failed subgoal was not about it: what the subgoal needs
+  lies behind the door, the orchestrator's ``_locked_away`` stop).
 
 (``outcome`` examples come from the environment's reward, not from a tree: see ``outcomes.py``.)
 """
@@ -54,6 +56,10 @@ class DataRecipe:
     """env seeds are ``seed``, ``seed + 1``, ...: far from the benchmarks' (1,000,000+ and 2,000,000+)"""
     paraphrase_fraction: float = 0.3
     replan_fraction: float = 0.12
+    barred_fraction: float = 0.0
+    """of the replan examples whose failed subgoal is not about a door: those failed with "the C
+    door is locked; a C key is needed" (0 draws nothing extra, so earlier recipes make the same
+    examples)"""
     levels: dict[str, float] = field(default_factory=lambda: dict(LEVEL_WEIGHTS))
 
 
@@ -115,7 +121,12 @@ def _pronoun_paraphrase(clauses: list[Clause], rng: random.Random) -> tuple[str,
 
 
 def _replan(
-    clauses: list[Clause], memory: AgentMemory, goal: str, specs: Sequence[SkillSpec], rng: random.Random
+    clauses: list[Clause],
+    memory: AgentMemory,
+    goal: str,
+    specs: Sequence[SkillSpec],
+    rng: random.Random,
+    barred_fraction: float = 0.0,
 ) -> tuple[PlanRequest, list[Clause]]:
     """A history where ``done`` clauses succeeded and the next did not, and the remaining plan."""
     done = rng.randrange(len(clauses))
@@ -128,6 +139,12 @@ def _replan(
         reason = f"the {color} door is locked; a {color} key is needed"
         history.append(SubgoalOutcome(subgoal=failed, status="ran out of steps", reason=reason))
         remaining.insert(0, PickUp(target=ObjectDesc(article="a", color=color, type="key")))
+    elif target.type != "door" and barred_fraction > 0 and rng.random() < barred_fraction:
+        color = rng.choice(("red", "green", "blue", "purple", "yellow", "grey"))
+        reason = f"the {color} door is locked; a {color} key is needed"
+        history.append(SubgoalOutcome(subgoal=failed, status="failed", reason=reason))
+        door = ObjectDesc(article="the", color=color, type="door")
+        remaining[:0] = [PickUp(target=ObjectDesc(article="a", color=color, type="key")), Open(target=door)]
     elif isinstance(failed, (PickUp, PutNext)) and rng.random() < 0.4:
         held = (
             f"{rng.choice(('red', 'green', 'blue', 'purple', 'yellow', 'grey'))} {rng.choice(('ball', 'box', 'key'))}"
@@ -177,7 +194,7 @@ def generate(recipe: DataRecipe) -> Iterator[PlanExample]:
         if recipe.paraphrase_fraction <= draw < recipe.paraphrase_fraction + recipe.replan_fraction:
             memory = AgentMemory()
             memory.observe(obs)
-            request, plan = _replan(clauses, memory, mission, specs, rng)
+            request, plan = _replan(clauses, memory, mission, specs, rng, recipe.barred_fraction)
             kind = "replan"
         else:
             request = PlanRequest(goal=goal, skills=specs)
