@@ -27,6 +27,7 @@ from pydantic import BaseModel, Field
 from foreman.envs import AgentMemory, Subgoal, SubgoalDetector, current_pose
 from foreman.planner import Planner, PlanRequest, PlanResult, SubgoalOutcome, skill_specs
 from foreman.skills import Skill, SkillLibrary
+from foreman.skills.routes import routes, unexplored
 from foreman.traces import (
     Attempt,
     EpisodeEnd,
@@ -53,6 +54,10 @@ class AgentConfig:
     sees for this many steps in a row (toggling a door it has no key for), so the planner hears
     why sooner. Elsewhere such runs are left alone: on BossLevel a stop after 8 unchanged steps
     anywhere cost 11.5 points of success (privileged reference planner: 86.5% -> 75.0%)."""
+    locked_away_steps: int = 40
+    """a subgoal stops when, for this many steps in a row, nothing it needs is known and a locked
+    door bars all unexplored space (see ``_locked_away``): long enough for its skill to fetch the
+    key itself, as it often does, short of wandering the known rooms for its whole budget"""
     max_replans: int = 3
     max_llm_calls: int = 8
 
@@ -108,6 +113,35 @@ def _locked_target(memory: AgentMemory, subgoal: Subgoal) -> str | None:
         return None
     ahead, right = memory.egocentric(cells - AgentMemory.SIZE // 2)
     return IDX_TO_COLOR[int(found[np.argmin(np.abs(ahead) + np.abs(right)), 1])]
+
+
+def _locked_away(memory: AgentMemory, subgoal: Subgoal) -> str | None:
+    """The colour of the nearest remembered locked door whose key is not in hand, when the
+    subgoal's objects are not all remembered (nor carried) and no known route reaches unexplored
+    space; else None.
+
+    Then whatever the subgoal needs lies behind a locked door, and its skill can only wander the
+    rooms it knows until its step budget ends (BossLevel: "put a blue key next to a purple ball",
+    the blue keys in a room behind a locked yellow door, spent four budgets of 407 steps). The
+    subgoal stops there and the planner hears which key is needed."""
+    wanted = [d for d in (getattr(subgoal, "target", None), getattr(subgoal, "next_to", None)) if d is not None]
+    carried = memory.carried_code
+    held = IDX_TO_OBJECT[int(carried[0])], IDX_TO_COLOR[int(carried[1])]
+    holds = held[0] in ("key", "ball", "box")
+    if all(memory.matching(d).any() or (holds and d.matches(held[1], held[0])) for d in wanted):
+        return None
+    if routes(memory, [unexplored(memory)])[0, 0]:
+        return None
+    grid = memory.grid
+    locked = (grid[:, :, 0] == _DOOR) & (grid[:, :, 2] == _LOCKED)
+    if carried[0] == _KEY:
+        locked &= grid[:, :, 1] != carried[1]
+    cells = np.argwhere(locked)
+    if len(cells) == 0:
+        return None
+    ahead, right = memory.egocentric(cells - AgentMemory.SIZE // 2)
+    nearest = cells[np.argmin(np.abs(ahead) + np.abs(right))]
+    return IDX_TO_COLOR[int(grid[nearest[0], nearest[1], 1])]
 
 
 _HELD = "already done: the same pick-up just succeeded and the object is still in hand"
@@ -300,10 +334,14 @@ class Agent:
         skill.reset()
         actions: list[int] = []
         reward, env_end = 0.0, None
-        raised, unchanged, locked = "", 0, None
+        raised, unchanged, locked, away = "", 0, None, 0
         budget = _step_budget(skill, self.config.subgoal_steps)
         while detector.status == "continue" and len(actions) < budget and unchanged < self.config.stall_steps:
             locked = _locked_target(memory, subgoal)
+            barred = _locked_away(memory, subgoal)
+            away = away + 1 if barred else 0
+            if away > self.config.locked_away_steps:
+                locked = barred
             if locked:
                 break
             try:

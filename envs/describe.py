@@ -22,7 +22,7 @@ _PASSABLE = {OBJECT_TO_IDX[t] for t in ("empty", "floor", "goal", "lava")}
 _DOOR, _UNSEEN = OBJECT_TO_IDX["door"], OBJECT_TO_IDX["unseen"]
 _ROOM_EDGE = {OBJECT_TO_IDX["wall"], _DOOR}
 _DOOR_STATES = ("open", "closed", "locked")
-_FORWARD = 2  # minigrid.core.actions.Actions.forward
+_FORWARD, _PICKUP, _DROP = 2, 3, 4  # minigrid.core.actions.Actions
 
 
 @dataclass(frozen=True)
@@ -80,14 +80,20 @@ class AgentMemory:
         self.start_dir = 0
         self._view: np.ndarray | None = None
         self._room_cache: tuple[bytes, np.ndarray] | None = None
+        self._origins: dict[tuple[int, int], tuple[int, int]] = {}
+        """cell of an object the agent put down -> the cell where that object first stood"""
+        self._held_origin: tuple[int, int] | None = None
 
     def observe(self, obs: dict, action: int | None = None) -> None:
         image = np.asarray(obs["image"])
+        held_before = action is not None and int(self.carried_code[0]) in _DESCRIBED
+        front = self._index(self._pos + DIR_TO_VEC[self._dir])
         if action is None:
             self.grid[:] = 0
             self.visited[:] = False
             self._pos = np.zeros(2, dtype=int)
             self.start_dir = int(obs["direction"])
+            self._origins, self._held_origin = {}, None
         elif action == _FORWARD and self._front_passable():
             self._pos = self._pos + DIR_TO_VEC[self._dir]
         self._dir = int(obs["direction"])
@@ -103,6 +109,11 @@ class AgentMemory:
         x = self._pos[0] + ahead * forward[0] + right * right_vec[0] + self.SIZE // 2
         y = self._pos[1] + ahead * forward[1] + right * right_vec[1] + self.SIZE // 2
         self.grid[x, y] = image[i, j]
+        held_now = int(self.carried_code[0]) in _DESCRIBED
+        if action == _PICKUP and held_now and not held_before:
+            self._held_origin = self._origins.pop(front, front)
+        elif action == _DROP and held_before and not held_now:
+            self._origins[front] = self._held_origin or front
 
     def _index(self, cell) -> tuple[int, int]:
         return int(cell[0]) + self.SIZE // 2, int(cell[1]) + self.SIZE // 2
@@ -136,7 +147,9 @@ class AgentMemory:
 
         A location ("on your left") is BabyAI's: relative to the start pose, and only objects
         in the start room count; the start room is what the remembered walls and doors enclose
-        around the start cell.
+        around the start cell. BabyAI fixes which objects a location names when the mission
+        starts, so an object the agent has moved is judged where it first stood ("pick up the box
+        behind you" after putting that box next to a ball in another room).
         """
         match = np.zeros((self.SIZE, self.SIZE), dtype=bool)
         for code in _DESCRIBED:
@@ -150,7 +163,11 @@ class AgentMemory:
                 layer &= self.grid[:, :, 1] == COLOR_TO_IDX[desc.color]
             match |= layer
         if desc.location is not None:
-            match &= self._start_room() & self._half_plane(desc.location)
+            named = self._start_room() & self._half_plane(desc.location)
+            moved = [(cell, origin) for cell, origin in self._origins.items() if match[cell]]
+            match &= named
+            for cell, origin in moved:
+                match[cell] = named[origin]
         return match
 
     def _half_plane(self, location: str) -> np.ndarray:

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import gymnasium as gym
 import pytest
+from minigrid.core.grid import Grid
+from minigrid.core.mission import MissionSpace
+from minigrid.core.world_object import WorldObj
+from minigrid.minigrid_env import MiniGridEnv
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
 
@@ -42,3 +46,26 @@ def tiny_library(tmp_path_factory):
     )
     train(config)
     return SkillLibrary(root)
+
+
+class TinyRoom(MiniGridEnv):
+    """One walled room holding ``objects`` ({(x, y): object}), the agent at ``agent`` facing
+    ``heading`` (MiniGrid's: 0 east); for tests that need a layout placed by hand."""
+
+    def __init__(self, objects: dict[tuple[int, int], WorldObj], agent=(2, 2), heading=0, width=6, height=5):
+        self.objects, self.start, self.heading = objects, agent, heading
+        super().__init__(
+            mission_space=MissionSpace(mission_func=lambda: "a room placed by hand"),
+            width=width,
+            height=height,
+            max_steps=50,
+            agent_view_size=7,
+        )
+
+    def _gen_grid(self, width, height):
+        self.grid = Grid(width, height)
+        self.grid.wall_rect(0, 0, width, height)
+        for (x, y), obj in self.objects.items():
+            self.grid.set(x, y, obj)
+        self.agent_pos, self.agent_dir = self.start, self.heading
+        self.mission = "a room placed by hand"

@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 from minigrid.core.actions import Actions
 from minigrid.core.constants import OBJECT_TO_IDX
+from minigrid.core.world_object import Box
 
 from foreman.envs import AgentMemory, ObjectDesc, current_pose, make_env
+from tests.conftest import TinyRoom
 
 GOLDEN = Path(__file__).parent / "golden"
 WALK = [Actions.forward, Actions.left, Actions.forward, Actions.forward, Actions.right]
@@ -117,3 +119,20 @@ def test_crop_puts_the_agent_at_the_centre_facing_up():
         for right in range(-3, 4):
             if view[right + 3, 6 - ahead, 0] != OBJECT_TO_IDX["unseen"]:
                 assert tuple(crop[radius - ahead, radius + right]) == tuple(view[right + 3, 6 - ahead])
+
+
+def test_an_object_the_agent_moved_keeps_the_location_it_started_in():
+    """BabyAI fixes which objects "behind you" names when the mission starts: a box carried from
+    behind the start to in front of it is still the box behind you."""
+    env = TinyRoom({(1, 2): Box("yellow")})
+    obs, _ = env.reset(seed=0)
+    memory = AgentMemory()
+    memory.observe(obs)
+    behind, in_front = ObjectDesc(type="box", location="behind"), ObjectDesc(type="box", location="front")
+    for action in (Actions.left, Actions.left, Actions.pickup, Actions.left, Actions.left, Actions.drop):
+        obs, *_ = env.step(action)
+        memory.observe(obs, action)
+    assert tuple(env.front_pos) == (3, 2) and env.grid.get(3, 2).type == "box"  # now ahead of the start
+    box = (1 + AgentMemory.SIZE // 2, 0 + AgentMemory.SIZE // 2)
+    assert memory.matching(behind)[box] and not memory.matching(in_front)[box]
+    assert memory.matching(behind).sum() == 1 and not memory.matching(in_front).any()

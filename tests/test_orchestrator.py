@@ -4,9 +4,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
+from minigrid.core.mission import MissionSpace
+from minigrid.core.roomgrid import RoomGrid
+from minigrid.core.world_object import Key
 
-from foreman.envs import make_env
-from foreman.orchestrator import Agent, AgentConfig, describe_result
+from foreman.envs import AgentMemory, GoTo, ObjectDesc, PutNext, make_env
+from foreman.orchestrator import Agent, AgentConfig, _locked_away, describe_result
 from foreman.planner import LLMPlanner, PrivilegedReferencePlanner, skill_specs
 
 
@@ -275,3 +278,61 @@ def test_planners_get_the_skills_fitted_critics_as_affordances(library):
     finally:
         skill.card = library.load("go_to").card
     assert planner.values[-1][1] is None
+
+
+class _LockedNeighbour(RoomGrid):
+    """Two 3x3 rooms; the agent in the west one, facing east; the door between them is yellow and
+    locked (unless ``locked`` is False); a blue key lies in the east room."""
+
+    def __init__(self, locked: bool = True):
+        self.locked = locked
+        super().__init__(
+            mission_space=MissionSpace(mission_func=lambda: "go to the blue key"),
+            room_size=5,
+            num_rows=1,
+            num_cols=2,
+            max_steps=50,
+        )
+
+    def _gen_grid(self, width, height):
+        super()._gen_grid(width, height)
+        self.add_door(0, 0, 0, color="yellow", locked=self.locked)
+        self.put_obj(Key("blue"), 6, 2)
+        self.agent_pos, self.agent_dir = (1, 2), 0
+        self.mission = "go to the blue key"
+
+
+def _memory_of(env, carrying=None) -> AgentMemory:
+    """The agent's memory after it looked all round (with ``carrying`` put in its hands)."""
+    obs, _ = env.reset(seed=0)
+    env.carrying = carrying
+    memory = AgentMemory()
+    memory.observe(env.gen_obs())
+    for _ in range(4):
+        obs, *_ = env.step(env.actions.left)
+        memory.observe(obs, env.actions.left)
+    return memory
+
+
+def test_a_target_beyond_every_known_route_names_the_locked_door_to_open():
+    """Nothing fits the subgoal in what the agent knows and only a locked door leads on: the
+    subgoal stops and names the key; not so with that key in hand, through a shut door that is
+    not locked, or with the target in sight."""
+    blue_key = GoTo(target=ObjectDesc(color="blue", type="key"))
+    env = _LockedNeighbour()
+    assert _locked_away(_memory_of(env), blue_key) == "yellow"
+    assert _locked_away(_memory_of(env), PutNext(target=ObjectDesc(type="ball"), next_to=ObjectDesc(type="door")))
+    assert _locked_away(_memory_of(env, carrying=Key("yellow")), blue_key) is None
+    assert _locked_away(_memory_of(env, carrying=Key("red")), blue_key) == "yellow"
+    assert _locked_away(_memory_of(_LockedNeighbour(locked=False)), blue_key) is None
+    assert _locked_away(_memory_of(env), GoTo(target=ObjectDesc(color="yellow", type="door"))) is None
+
+
+def test_a_subgoal_barred_by_a_locked_door_stops_after_its_grace_steps(library):
+    env = _LockedNeighbour()
+    agent = Agent(fake_planner("go_to(the blue key)"), library, AgentConfig(max_replans=0, locked_away_steps=10))
+    agent.skills["go_to"].act = lambda memory, subgoal: 0  # turn left: sees its room, then nothing new
+    result = agent.run(env, goal="go to the blue key", seed=0)
+    record = result.subgoals[0]
+    assert record.status == "failed" and record.reason == "the yellow door is locked; a yellow key is needed"
+    assert 10 < record.steps <= 10 + 4  # the grace steps, after the turns that showed the whole room
