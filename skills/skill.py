@@ -4,11 +4,23 @@ from __future__ import annotations
 
 import numpy as np
 import torch
+from minigrid.core.constants import OBJECT_TO_IDX
 
 from foreman.envs import AgentMemory, Subgoal
 from foreman.skills.card import SkillCard
 from foreman.skills.network import SkillNetwork
-from foreman.skills.observation import observe
+from foreman.skills.observation import FINE_RADIUS, observe
+
+_FORWARD = 2  # minigrid.core.actions.Actions.forward
+_DOOR = OBJECT_TO_IDX["door"]
+_BLOCKING = {OBJECT_TO_IDX[t] for t in ("wall", "key", "ball", "box")}
+
+
+def forward_blocked(observation: dict[str, np.ndarray]) -> bool:
+    """Whether the cell ahead, as the agent sees it now, stops a ``forward`` (a wall, an object,
+    a shut door): then the action would change nothing."""
+    kind, _, state = (int(v) for v in observation["cells"][FINE_RADIUS - 1, FINE_RADIUS])
+    return kind in _BLOCKING or (kind == _DOOR and state != 0)
 
 
 def as_batch(observations: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
@@ -70,9 +82,15 @@ class Skill:
         return self.act_on(observe(memory, subgoal), deterministic)
 
     def act_on(self, observation: dict[str, np.ndarray], deterministic: bool = True) -> int:
-        """The next action for an :func:`observe` output already computed (trainers reuse it)."""
+        """The next action for an :func:`observe` output already computed (trainers reuse it).
+
+        ``forward`` into a blocked cell is never chosen: it changes nothing, so from the same
+        memory the policy would choose it again (BossLevel: an ``open`` subgoal pressed forward
+        into a box 135 times in its 150 steps)."""
         with torch.no_grad():
             logits, _ = self.network(**as_batch([observation]))
+        if forward_blocked(observation):
+            logits[0, _FORWARD] = -torch.inf
         key = b"".join(v.tobytes() for v in observation.values())
         repeated = key in self._seen
         self._seen.add(key)

@@ -6,12 +6,14 @@ import shutil
 import numpy as np
 import pytest
 import torch
+from minigrid.core.world_object import Box
 
 from foreman.cli import main
-from foreman.envs import AgentMemory, make_env
+from foreman.envs import AgentMemory, GoTo, ObjectDesc, make_env
 from foreman.skills import Skill, SkillLibrary, SkillLoadError, SkillNetwork
 from foreman.skills.ppo import ParallelSampler, PPOConfig, Sampler, finetune
 from foreman.skills.train import TrainConfig, clone_loss, collect_demos, train
+from tests.conftest import TinyRoom
 
 
 @pytest.fixture(scope="module")
@@ -300,3 +302,22 @@ def test_the_cli_fits_a_critic_and_stores_it_on_the_card(trained, tmp_path, caps
     stored = SkillLibrary(copy).load("go_to").card
     assert stored.training.critic.model_dump(mode="json") == fit and fit["episodes"] == 4
     assert stored.weights_sha256 != card.weights_sha256 and stored.evaluation == card.evaluation
+
+
+@pytest.mark.parametrize("deterministic", [True, False])
+def test_a_skill_never_walks_into_what_blocks_it(trained, deterministic):
+    """A policy that always wants forward turns or acts otherwise in front of a box (forward
+    there changes nothing), and walks on where the way is free."""
+    library, _ = trained
+    skill = SkillLibrary(library).load("go_to")
+    with torch.no_grad():
+        last = skill.network.actor[-1]
+        last.weight.zero_()
+        last.bias.copy_(torch.tensor([0.0, 0.0, 20.0, 0.0, 0.0, 0.0, 0.0][: last.bias.numel()]))
+    subgoal = GoTo(target=ObjectDesc(type="ball"))
+    for blocked in (True, False):
+        env = TinyRoom({(2, 2): Box("yellow")} if blocked else {}, agent=(1, 2))
+        memory = AgentMemory()
+        memory.observe(env.reset(seed=0)[0])
+        actions = {skill.act(memory, subgoal, deterministic=deterministic) for _ in range(5)}
+        assert (2 in actions) is not blocked, (blocked, actions)
