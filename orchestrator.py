@@ -48,7 +48,8 @@ EndReason = Literal["success", "env failure", "env step limit", "planning failed
 class AgentConfig:
     subgoal_steps: int | None = None
     """env steps one subgoal may take before it counts as failed; None: twice the mean steps on
-    the skill's card (its evaluation level), and at least 150"""
+    the skill's card (its evaluation level), and at least 150. A subgoal planned again after it
+    ran out of steps gets half as many, and half again at each retry (see ``_step_budget``)."""
     stall_steps: int = 8
     """a subgoal stops when, in front of a locked door, its actions have changed nothing the agent
     sees for this many steps in a row (toggling a door it has no key for), so the planner hears
@@ -266,7 +267,8 @@ class Agent:
                     record = SubgoalRecord(subgoal=subgoal, skill=skill.name, status="succeeded", reason=_HELD, steps=0)
                     detector, env_end = "not run", None
                 else:
-                    record, detector, obs, reward, env_end = self._execute(env, obs, memory, skill, subgoal, start)
+                    budget = _step_budget(skill, self.config.subgoal_steps, _ran_out(subgoal, records))
+                    record, detector, obs, reward, env_end = self._execute(env, obs, memory, skill, subgoal, start, budget)
                 emit(
                     SubgoalEnd,
                     index=len(records),
@@ -327,15 +329,14 @@ class Agent:
             return None
         return _value(skill, memory, subgoal)
 
-    def _execute(self, env, obs, memory: AgentMemory, skill: Skill, subgoal: Subgoal, start):
-        """Run one subgoal; returns its record, the detector's status, the last observation,
-        the reward, and how the env ended if it did."""
+    def _execute(self, env, obs, memory: AgentMemory, skill: Skill, subgoal: Subgoal, start, budget: int):
+        """Run one subgoal for at most ``budget`` steps; returns its record, the detector's
+        status, the last observation, the reward, and how the env ended if it did."""
         detector = SubgoalDetector(subgoal, env, anchor=start)
         skill.reset()
         actions: list[int] = []
         reward, env_end = 0.0, None
         raised, unchanged, locked, away = "", 0, None, 0
-        budget = _step_budget(skill, self.config.subgoal_steps)
         while detector.status == "continue" and len(actions) < budget and unchanged < self.config.stall_steps:
             locked = _locked_target(memory, subgoal)
             barred = _locked_away(memory, subgoal)
@@ -378,11 +379,23 @@ class Agent:
         return record, detector.status, obs, reward, env_end
 
 
-def _step_budget(skill: Skill, fixed: int | None) -> int:
+def _ran_out(subgoal: Subgoal, records: list[SubgoalRecord]) -> int:
+    """How many times this episode ``subgoal`` has run out of steps."""
+    return sum(r.subgoal == subgoal and r.status == "ran out of steps" for r in records)
+
+
+def _step_budget(skill: Skill, fixed: int | None, ran_out: int = 0) -> int:
+    """The steps a subgoal may take, halved for each time it has already run out of them.
+
+    A retry that succeeds does so early: in one run on BossLevel's 200 agent seeds, 7 of the 22
+    retries of a subgoal that had run out succeeded, in 6-110 steps, and 9 ran out again (one
+    episode spent four put_next budgets of 407 steps)."""
     if fixed is not None:
-        return fixed
-    evaluation = getattr(getattr(skill, "card", None), "evaluation", None)
-    return max(150, round(2 * evaluation.mean_steps)) if evaluation else 150
+        full = fixed
+    else:
+        evaluation = getattr(getattr(skill, "card", None), "evaluation", None)
+        full = max(150, round(2 * evaluation.mean_steps)) if evaluation else 150
+    return max(1, full >> ran_out)
 
 
 def _value(skill: Skill, memory: AgentMemory, subgoal: Subgoal) -> float | None:

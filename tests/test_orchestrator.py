@@ -40,12 +40,19 @@ def test_plans_only_call_skills_in_the_library(library):
 UNREACHABLE = "go_to(the grey door)"  # GoToLocal has a single room: no door
 
 
-def test_a_stalled_subgoal_is_fed_back_and_replanned_until_the_budget(library):
-    agent = Agent(fake_planner(*[UNREACHABLE] * 10), library, AgentConfig(subgoal_steps=5, max_replans=2))
+def test_a_stalled_subgoal_is_fed_back_and_replanned_with_half_the_steps_until_the_budget(library):
+    agent = Agent(fake_planner(*[UNREACHABLE] * 10), library, AgentConfig(subgoal_steps=8, max_replans=3))
     result = agent.run(make_env("BabyAI-GoToLocal-v0"), seed=1)
-    assert result.end_reason == "replan budget" and len(result.plans) == 3 and result.replans == 2
-    assert [(r.status, r.steps) for r in result.subgoals] == [("ran out of steps", 5)] * 3
+    assert result.end_reason == "replan budget" and len(result.plans) == 4 and result.replans == 3
+    assert [(r.status, r.steps) for r in result.subgoals] == [("ran out of steps", n) for n in (8, 4, 2, 1)]
     assert result.plans[1].reason == "replan" and result.steps == 15
+
+
+def test_a_subgoal_that_ran_out_once_does_not_shorten_another(library):
+    other = "go_to(the blue door)"  # also absent from GoToLocal's room
+    agent = Agent(fake_planner(UNREACHABLE, other, UNREACHABLE), library, AgentConfig(subgoal_steps=6, max_replans=2))
+    result = agent.run(make_env("BabyAI-GoToLocal-v0"), seed=1)
+    assert [r.steps for r in result.subgoals] == [6, 6, 3]
 
 
 def test_the_llm_call_budget_is_kept(library):
@@ -122,6 +129,7 @@ def test_the_default_step_budget_follows_the_skill_card(library):
     skill = library.load("go_to")
     mean = skill.card.evaluation.mean_steps
     assert _step_budget(skill, None) == max(150, round(2 * mean)) and _step_budget(skill, 7) == 7
+    assert _step_budget(skill, None, ran_out=1) == max(150, round(2 * mean)) // 2
 
 
 def _in_front_of_the_locked_door(env) -> None:
