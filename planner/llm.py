@@ -188,10 +188,15 @@ def open_result(request: PlanRequest, template: str, messages: list[BaseMessage]
     return result
 
 
-def said_phrases(request: PlanRequest) -> list[str]:
-    """The object descriptions written in the goal and the feedback: what plan arguments copy."""
+def said_text(request: PlanRequest) -> str:
+    """The goal and the feedback: what plan arguments are copied or put together from."""
     said = [clean_goal(request.goal)] + [f"{o.subgoal.to_text()}: {o.reason}" for o in request.history]
-    return noun_phrases(" | ".join(said))
+    return " | ".join(said)
+
+
+def said_phrases(request: PlanRequest) -> list[str]:
+    """The object descriptions written in the goal and the feedback."""
+    return noun_phrases(said_text(request))
 
 
 class LLMPlanner:
@@ -248,7 +253,7 @@ class LLMPlanner:
         parser = PlanParser(specs=request.skills)
         options = dict(sampling)
         if self.grammar:
-            options["grammar"] = plan_grammar(request.skills, said_phrases(request))
+            options["grammar"] = plan_grammar(request.skills, said_phrases(request), said_text(request))
         for _ in range(1 + self.max_retries):
             started = time.perf_counter()
             reply = self.model.invoke(messages, **options)

@@ -155,19 +155,44 @@ def noun_phrases(text: str) -> list[str]:
     return found
 
 
-def _phrase_rule(name: str, phrases: Sequence[str], keep, general: str) -> str:
-    fitting = [p for p in phrases if keep(parse_object(p))]
-    if not fitting:
-        return f"{name} ::= {general}"
-    return f"{name} ::= " + " | ".join(f'"{p}"' for p in fitting)
+_SAID_AS = {"gray": "grey", "balls": "ball", "boxes": "box", "keys": "key", "doors": "door", "objects": "object"}
+_LOCATION_WORDS = {"front": "in front of you", "behind": "behind you", "left": "on your left", "right": "on your right"}
 
 
-def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = ()) -> str:
+def _alternatives(words: Sequence[str]) -> str:
+    return " | ".join(f'"{w}"' for w in words)
+
+
+def _description(colors: Sequence[str], types: Sequence[str], locations: Sequence[str]) -> str:
+    """A GBNF alternative: an article, maybe one of ``colors``, one of ``types``, maybe a location."""
+    color = f'(({_alternatives(colors)}) " ")? ' if colors else ""
+    location = f' (" " ({_alternatives(locations)}))?' if locations else ""
+    return f'(("the" | "a") " " {color}({_alternatives(types)}){location})'
+
+
+def _phrase_rule(name: str, phrases: Sequence[str], keep, words: Sequence[str] | None, types: Sequence[str]) -> str:
+    """The copied phrases that fit and, with ``words``, descriptions put together from the
+    colours, types and location words among them; with neither, any description of ``types``."""
+    fitting = [f'"{p}"' for p in phrases if keep(parse_object(p))]
+    if words is not None:
+        said = {_SAID_AS.get(w, w) for w in words}
+        kinds = [t for t in types if t in said]
+        if kinds:
+            colors = [c for c in COLORS if c in said]
+            fitting.append(_description(colors, kinds, [v for w, v in _LOCATION_WORDS.items() if w in said]))
+    return f"{name} ::= " + " | ".join(fitting or [_description(COLORS, types, list(_LOCATION_WORDS.values()))])
+
+
+def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: str | None = None) -> str:
     """A GBNF grammar admitting exactly the plans :func:`parse_plan` accepts for these skills.
 
     With ``phrases`` (object descriptions copied from the goal and the feedback), arguments must
     be one of them, where one fits; small models otherwise rewrite "the" as "a" or drop a
     location. Which phrase goes to which skill, and in what order, is still the model's choice.
+    With ``said`` (the goal and feedback text), an argument may also be put together from the
+    colours, object types and location words written there, for goals that do not say it in
+    BabyAI's order ("the door that is red", "the key on the left", "gray"); nothing else is
+    admitted, so the model still cannot invent a colour.
     """
     calls, rules = [], []
     for index, spec in enumerate(specs):
@@ -176,25 +201,14 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = ()) -> str
         rule = f"call{index}"
         rules.append(f'{rule} ::= "{spec.name}(" {body} ")"' if body else f'{rule} ::= "{spec.name}()"')
         calls.append(rule)
-    colors = " | ".join(f'"{c}"' for c in COLORS)
-    general = 'article " " (color " ")? {types} location?'
+    words = None if said is None else _WORD.findall(said.lower())
     return "\n".join(
         [
             f'root ::= call ("\\n" call){{0,{MAX_PLAN_STEPS - 1}}}',
             f"call ::= {' | '.join(calls)}",
             *rules,
-            _phrase_rule(
-                "any", phrases, lambda d: True, general.format(types='("ball" | "box" | "key" | "door" | "object")')
-            ),
-            _phrase_rule(
-                "not-door",
-                phrases,
-                lambda d: d.type != "door",
-                general.format(types='("ball" | "box" | "key" | "object")'),
-            ),
-            _phrase_rule("door", phrases, lambda d: d.type == "door", general.format(types='"door"')),
-            'article ::= "the" | "a"',
-            f"color ::= {colors}",
-            'location ::= " in front of you" | " behind you" | " on your left" | " on your right"',
+            _phrase_rule("any", phrases, lambda d: True, words, ("ball", "box", "key", "door", "object")),
+            _phrase_rule("not-door", phrases, lambda d: d.type != "door", words, ("ball", "box", "key", "object")),
+            _phrase_rule("door", phrases, lambda d: d.type == "door", words, ("door",)),
         ]
     )

@@ -1,5 +1,7 @@
 """The planner with LangChain's fake chat models: parsing, validation, retries, replanning."""
 
+import re
+
 import pytest
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
@@ -16,6 +18,7 @@ from foreman.planner import (
     skill_specs,
     vocabulary_specs,
 )
+from foreman.planner.plan import noun_phrases
 
 SPECS = vocabulary_specs()
 GOAL = "pick up a purple ball and open a red door"
@@ -166,3 +169,25 @@ def test_privileged_reference_planner_flattens_the_env_tree(seed):
     replan = planner.plan(PlanRequest(goal="anything", skills=SPECS, history=[done]))
     assert replan.plan == result.plan[1:]
     assert isinstance(tree, (GoTo, PickUp, Open, PutNext)) == (len(result.plan) == 1)
+
+
+def _rule_matches(grammar: str, rule: str, text: str) -> bool:
+    """Whether ``text`` is one of the strings a GBNF rule of literals, groups, ``|`` and ``?`` admits."""
+    body = next(line.split(" ::= ", 1)[1] for line in grammar.splitlines() if line.startswith(f"{rule} ::= "))
+    pattern = re.sub(r'"((?:[^"\\]|\\.)*)"|\s+', lambda m: re.escape(m.group(1)) if m.group(1) is not None else "", body)
+    return re.fullmatch(pattern, text) is not None
+
+
+def test_arguments_are_copied_or_put_together_from_words_the_goal_says():
+    goal = "Open the door that is red, then grab the gray key on the left"
+    grammar = plan_grammar(vocabulary_specs(), noun_phrases(goal), goal)
+    for rule, text in [("door", "the door"), ("door", "the red door"), ("door", "a red door"),
+                       ("not-door", "the grey key on your left"), ("not-door", "a key")]:
+        assert _rule_matches(grammar, rule, text), (rule, text)
+    for rule, text in [("door", "the blue door"), ("door", "the red door behind you"), ("not-door", "the red ball"),
+                       ("not-door", "the red door"), ("any", "the purple key")]:
+        assert not _rule_matches(grammar, rule, text), (rule, text)
+    copied_only = plan_grammar(vocabulary_specs(), noun_phrases(goal))
+    assert _rule_matches(copied_only, "door", "the door") and not _rule_matches(copied_only, "door", "the red door")
+    anything = plan_grammar(vocabulary_specs())
+    assert _rule_matches(anything, "any", "the purple box behind you") and _rule_matches(anything, "door", "a door")

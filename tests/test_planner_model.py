@@ -22,6 +22,8 @@ def test_the_grammar_compiles_in_llama_cpp():
     from llama_cpp import LlamaGrammar
 
     assert LlamaGrammar.from_string(plan_grammar(SPECS), verbose=False) is not None
+    goal = "open the door that is gray, then pick up the key on the left"
+    assert LlamaGrammar.from_string(plan_grammar(SPECS, ["the door", "the key"], goal), verbose=False) is not None
 
 
 @pytest.mark.parametrize(
