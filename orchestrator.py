@@ -268,7 +268,9 @@ class Agent:
                     detector, env_end = "not run", None
                 else:
                     budget = _step_budget(skill, self.config.subgoal_steps, _ran_out(subgoal, records))
-                    record, detector, obs, reward, env_end = self._execute(env, obs, memory, skill, subgoal, start, budget)
+                    record, detector, obs, reward, env_end = self._execute(
+                        env, obs, memory, skill, subgoal, start, budget
+                    )
                 emit(
                     SubgoalEnd,
                     index=len(records),

@@ -135,24 +135,26 @@ class PlanParser(BaseOutputParser[list[Subgoal]]):
 _WORD = re.compile(r"[a-z]+")
 
 
-def noun_phrases(text: str) -> list[str]:
-    """Object descriptions written in a text, longest match first, in order, without repeats."""
-    words = _WORD.findall(text.lower())
-    found: list[str] = []
-    i = 0
+def _phrase_spans(words: Sequence[str]) -> list[tuple[int, int]]:
+    """Where object descriptions are in a list of words: longest match first, in order."""
+    spans, i = [], 0
     while i < len(words):
         for j in range(min(len(words), i + 8), i + 1, -1):
-            phrase = " ".join(words[i:j])
             try:
-                parse_object(phrase)
+                parse_object(" ".join(words[i:j]))
             except MissionParseError:
                 continue
-            if phrase not in found:
-                found.append(phrase)
+            spans.append((i, j))
             i = j - 1
             break
         i += 1
-    return found
+    return spans
+
+
+def noun_phrases(text: str) -> list[str]:
+    """Object descriptions written in a text, longest match first, in order, without repeats."""
+    words = _WORD.findall(text.lower())
+    return list(dict.fromkeys(" ".join(words[i:j]) for i, j in _phrase_spans(words)))
 
 
 _SAID_AS = {"gray": "grey", "balls": "ball", "boxes": "box", "keys": "key", "doors": "door", "objects": "object"}
@@ -163,23 +165,52 @@ def _alternatives(words: Sequence[str]) -> str:
     return " | ".join(f'"{w}"' for w in words)
 
 
-def _description(colors: Sequence[str], types: Sequence[str], locations: Sequence[str]) -> str:
-    """A GBNF alternative: an article, maybe one of ``colors``, one of ``types``, maybe a location."""
-    color = f'(({_alternatives(colors)}) " ")? ' if colors else ""
-    location = f' (" " ({_alternatives(locations)}))?' if locations else ""
+def _description(colors: Sequence[str], types: Sequence[str], locations: Sequence[str], required: str = "") -> str:
+    """A GBNF alternative: an article, a colour, one of ``types``, a location; the colour and the
+    location may be left out, except the one ``required`` names ("color" or "location")."""
+    color = f'({_alternatives(colors)}) " " ' if colors else ""
+    location = f' " " ({_alternatives(locations)})' if locations else ""
+    if required != "color" and color:
+        color = f"({color})? "
+    if required != "location" and location:
+        location = f" ({location})?"
     return f'(("the" | "a") " " {color}({_alternatives(types)}){location})'
 
 
-def _phrase_rule(name: str, phrases: Sequence[str], keep, words: Sequence[str] | None, types: Sequence[str]) -> str:
-    """The copied phrases that fit and, with ``words``, descriptions put together from the
-    colours, types and location words among them; with neither, any description of ``types``."""
+class _Said:
+    """The colours, object types and location words of a text, all of them and those written
+    outside every object description (the "loose" ones: "the door that is *red*", "*gray*")."""
+
+    def __init__(self, text: str):
+        words = _WORD.findall(text.lower())
+        inside = {k for i, j in _phrase_spans(words) for k in range(i, j)}
+        every = {_SAID_AS.get(w, w) for w in words}
+        loose = {_SAID_AS.get(w, w) for k, w in enumerate(words) if k not in inside}
+        self.types = [t for t in ("ball", "box", "key", "door", "object") if t in every]
+        self.colors = [c for c in COLORS if c in every]
+        self.loose_colors = [c for c in COLORS if c in loose]
+        self.locations = [v for w, v in _LOCATION_WORDS.items() if w in every]
+        self.loose_locations = [v for w, v in _LOCATION_WORDS.items() if w in loose]
+
+    def descriptions(self, types: Sequence[str]) -> list[str]:
+        """Descriptions of ``types`` said that use a loose colour or a loose location word."""
+        kinds = [t for t in types if t in self.types]
+        if not kinds:
+            return []
+        found = []
+        if self.loose_colors:
+            found.append(_description(self.loose_colors, kinds, self.locations, required="color"))
+        if self.loose_locations:
+            found.append(_description(self.colors, kinds, self.loose_locations, required="location"))
+        return found
+
+
+def _phrase_rule(name: str, phrases: Sequence[str], keep, said: _Said | None, types: Sequence[str]) -> str:
+    """The copied phrases that fit and, with ``said``, descriptions put together with its loose
+    colours and locations; with neither, any description of ``types``."""
     fitting = [f'"{p}"' for p in phrases if keep(parse_object(p))]
-    if words is not None:
-        said = {_SAID_AS.get(w, w) for w in words}
-        kinds = [t for t in types if t in said]
-        if kinds:
-            colors = [c for c in COLORS if c in said]
-            fitting.append(_description(colors, kinds, [v for w, v in _LOCATION_WORDS.items() if w in said]))
+    if said is not None:
+        fitting += said.descriptions(types)
     return f"{name} ::= " + " | ".join(fitting or [_description(COLORS, types, list(_LOCATION_WORDS.values()))])
 
 
@@ -191,8 +222,9 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: 
     location. Which phrase goes to which skill, and in what order, is still the model's choice.
     With ``said`` (the goal and feedback text), an argument may also be put together from the
     colours, object types and location words written there, for goals that do not say it in
-    BabyAI's order ("the door that is red", "the key on the left", "gray"); nothing else is
-    admitted, so the model still cannot invent a colour.
+    BabyAI's order ("the door that is red", "the key on the left", "gray"): only with a colour or
+    location word written outside every copied phrase, so a goal of BabyAI phrases gets exactly
+    the copies (an untuned model would rewrite "the" as "a" otherwise), and nothing unsaid.
     """
     calls, rules = [], []
     for index, spec in enumerate(specs):
@@ -201,14 +233,14 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: 
         rule = f"call{index}"
         rules.append(f'{rule} ::= "{spec.name}(" {body} ")"' if body else f'{rule} ::= "{spec.name}()"')
         calls.append(rule)
-    words = None if said is None else _WORD.findall(said.lower())
+    heard = None if said is None else _Said(said)
     return "\n".join(
         [
             f'root ::= call ("\\n" call){{0,{MAX_PLAN_STEPS - 1}}}',
             f"call ::= {' | '.join(calls)}",
             *rules,
-            _phrase_rule("any", phrases, lambda d: True, words, ("ball", "box", "key", "door", "object")),
-            _phrase_rule("not-door", phrases, lambda d: d.type != "door", words, ("ball", "box", "key", "object")),
-            _phrase_rule("door", phrases, lambda d: d.type == "door", words, ("door",)),
+            _phrase_rule("any", phrases, lambda d: True, heard, ("ball", "box", "key", "door", "object")),
+            _phrase_rule("not-door", phrases, lambda d: d.type != "door", heard, ("ball", "box", "key", "object")),
+            _phrase_rule("door", phrases, lambda d: d.type == "door", heard, ("door",)),
         ]
     )
