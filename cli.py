@@ -423,7 +423,11 @@ def _finetune_outcomes(args: argparse.Namespace) -> int:
         return agent.run(envs.setdefault(env_id, make_env(env_id)), goal=goal, seed=seed).success
 
     config = OutcomeConfig(
-        **{k: getattr(args, k) for k in ("goals", "seed", "samples", "proposals") if getattr(args, k) is not None}
+        **{
+            k: getattr(args, k)
+            for k in ("goals", "seed", "samples", "temperature", "proposals")
+            if getattr(args, k) is not None
+        }
     )
     sft = SFTConfig(lr=args.lr, out=args.out)
     adapter = args.adapter or DEFAULT_ADAPTER
@@ -466,6 +470,14 @@ def _bench_agent(args: argparse.Namespace) -> int:
         if args.json
         else table(summaries)
     )
+    return 0
+
+
+def _bench_paired(args: argparse.Namespace) -> int:
+    from foreman.bench.paired import compare, describe
+
+    result = compare(args.before, args.after)
+    print(json.dumps(result) if args.json else describe(result))
     return 0
 
 
@@ -622,7 +634,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outcomes.add_argument("--goals", type=int, help="unlabeled goals (default 150)")
     outcomes.add_argument("--seed", type=int, help="their first env seed (default 11,000,000)")
-    outcomes.add_argument("--samples", type=int, help="plans sampled where the greedy one failed (default 6)")
+    outcomes.add_argument("--samples", type=int, help="plans sampled where the greedy one failed (default 8)")
+    outcomes.add_argument("--temperature", type=float, help="their sampling temperature (default 1.5)")
     outcomes.add_argument(
         "--proposals", type=int, help="plans of the untuned 1.5B where the greedy one failed (default 3; 0: none)"
     )
@@ -669,6 +682,11 @@ def build_parser() -> argparse.ArgumentParser:
     agent.add_argument("--level", "--env", dest="env", default="BabyAI-GoToLocal-v0")
     _eval_arguments(agent, models)
     agent.set_defaults(handler=_bench_agent)
+    paired = suites.add_parser("paired", help="two evals of the same episodes: which changed, McNemar's exact test")
+    paired.add_argument("before", type=Path, help="an eval run folder (or its episodes.jsonl)")
+    paired.add_argument("after", type=Path)
+    paired.add_argument("--json", action="store_true")
+    paired.set_defaults(handler=_bench_paired)
 
     evaluate = commands.add_parser("eval", help="many episodes: success with 95%% intervals, steps, calls, causes")
     evaluate.add_argument("--env", default="BabyAI-GoToLocal-v0")

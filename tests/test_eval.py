@@ -207,3 +207,28 @@ def test_the_bot_oracle_frees_its_hands_before_a_pick_up():
         if detector.status != "continue":
             break
     assert detector.status == "success"
+
+
+def test_paired_comparison_counts_the_episodes_that_changed_and_tests_them(tiny, tmp_path, capsys):
+    from foreman.bench.paired import compare, mcnemar_exact
+
+    run(_config(tmp_path / "before", episodes=4), progress=False)
+    run(_config(tmp_path / "after", episodes=3, fault_rate=1.0, max_replans=0), progress=False)
+    before = [json.loads(line) for line in (tmp_path / "before" / "episodes.jsonl").read_text().splitlines()]
+    after = [json.loads(line) for line in (tmp_path / "after" / "episodes.jsonl").read_text().splitlines()]
+    result = compare(tmp_path / "before", tmp_path / "after")
+    assert result["episodes"] == 3  # only the episodes both ran
+    assert result["successes_before"] == sum(r["success"] for r in before[:3])
+    assert result["successes_after"] == sum(r["success"] for r in after)
+    lost = [
+        [r["env_id"], r["seed"], r["goal"]]
+        for r, s in zip(before[:3], after, strict=True)
+        if r["success"] and not s["success"]
+    ]
+    assert result["lost"] == lost and result["success_to_failure"] == len(lost) > 0
+    assert main(["bench", "paired", str(tmp_path / "before"), str(tmp_path / "after")]) == 0
+    assert f"{len(lost)} success->failure" in capsys.readouterr().out
+    assert mcnemar_exact(0, 5) == 2 / 32 and mcnemar_exact(2, 3) == 1.0 and mcnemar_exact(7, 1) == 2 * 9 / 256
+    assert mcnemar_exact(0, 0) == 1.0
+    assert main(["bench", "paired", str(tmp_path / "before"), str(tmp_path / "missing")]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -13,6 +13,7 @@ from foreman.planner import LLMPlanner, PlannerPrompts, PlanRequest
 from foreman.planner.fixed import FixedPlanner
 from foreman.planner.tuning.data import DataRecipe
 from foreman.planner.tuning.outcomes import (
+    FULL_DISTRIBUTION,
     GoalOutcome,
     OutcomeConfig,
     outcome_examples,
@@ -112,6 +113,37 @@ def test_the_proposer_plans_only_where_the_greedy_plan_failed_and_scored_goals_k
     )
     assert goals[0].plans == {"go_to(a key)": False, right: True, "go_to(a box)": False}
     assert not goals[0].greedy and goals[1].plans == {"go_to(a ball)": True}  # nothing asked of the proposer
+
+
+class _Recording(FakeListChatModel):
+    """Answers from its list and keeps the sampling options of every call."""
+
+    options: list = []
+
+    def invoke(self, messages, **kwargs):
+        self.options.append(kwargs)
+        return super().invoke(messages)
+
+
+def test_samples_come_from_the_whole_distribution_and_the_greedy_plan_from_its_mode():
+    goals = [GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=1, mission="", goal="g")]
+    model = _Recording(responses=["go_to(a key)", "go_to(a ball)", "go_to(a box)"], options=[])
+    config = OutcomeConfig(samples=2, temperature=1.5, proposals=0)
+    sample_and_score(goals, LLMPlanner(model, max_retries=0), lambda *_: False, config)
+    greedy, *samples = model.options
+    assert greedy["temperature"] == 0.0 and not FULL_DISTRIBUTION.keys() & greedy.keys()
+    assert [s["temperature"] for s in samples] == [1.5, 1.5]
+    assert all(s[k] == v for s in samples for k, v in FULL_DISTRIBUTION.items())
+    assert FULL_DISTRIBUTION == {"top_k": 0, "top_p": 1.0, "min_p": 0.0}  # llama.cpp: nothing cut
+    model = _Recording(responses=["go_to(a key)"], options=[])
+    truncated = OutcomeConfig(samples=1, proposals=0, full_distribution=False)
+    sample_and_score(
+        [GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=1, mission="", goal="g")],
+        LLMPlanner(model, max_retries=0),
+        lambda *_: False,
+        truncated,
+    )
+    assert not FULL_DISTRIBUTION.keys() & model.options[1].keys()
 
 
 def test_training_examples_are_the_shortest_successful_plans_mixed_with_replayed_labels():

@@ -5,9 +5,10 @@
    Rewordings that lose the mission's meaning (:func:`keeps_meaning`) are drawn again.
 2. The fine-tuned planner's greedy plan is executed by the caller's ``rollout`` (the orchestrator
    with the learned skills, no replanning) and scored by the env's own success on its mission;
-   where it fails, ``samples`` more plans are sampled and each distinct one is executed, and so
-   are ``proposals`` plans of a second planner (the untuned 1.5B, few-shot): the fine-tuned model
-   is so sure of itself that its own samples hardly differ from its greedy plan.
+   where it fails, ``samples`` more plans are sampled from the model's whole distribution (see
+   :attr:`OutcomeConfig.full_distribution`) and each distinct one is executed, and so are
+   ``proposals`` plans of a second planner (the untuned 1.5B, few-shot): the fine-tuned model is
+   so sure of itself that even its uncut samples seldom differ from its greedy plan.
 3. The adapter is trained further, by the supervised loss, on the plans that succeeded (the
    shortest per goal; a sampled plan that succeeded where the greedy one failed counts
    ``correction_repeats`` times), mixed with examples of the original recipe so it keeps what it
@@ -43,18 +44,26 @@ OUTCOME_LEVELS: dict[str, float] = {
 }
 
 
+FULL_DISTRIBUTION = {"top_k": 0, "top_p": 1.0, "min_p": 0.0}
+"""llama.cpp sampling options that cut nothing: temperature alone shapes the distribution"""
+
+
 @dataclass(frozen=True)
 class OutcomeConfig:
     goals: int = 150
     seed: int = 11_000_000
     """env seeds ``seed`` .. ``seed + goals - 1``: apart from the SFT recipe's and the benchmarks'"""
-    samples: int = 6
+    samples: int = 8
     """plans sampled for a goal whose greedy plan failed"""
-    temperature: float = 1.0
+    temperature: float = 1.5
     proposals: int = 3
     """plans from the proposer (greedy, then sampled at ``proposal_temperature``) where the greedy
     plan failed"""
     proposal_temperature: float = 0.7
+    full_distribution: bool = True
+    """sample from every token the grammar admits (no top-k, top-p or min-p cut); llama.cpp's
+    defaults (top-p 0.95, min-p 0.05) keep only the best token wherever the model is over 95% sure,
+    so a tuned model's samples, at any temperature, hardly differ from its greedy plan"""
     reword_attempts: int = 3
     """rewordings drawn per mission until one keeps its meaning; a mission without one is left out"""
     correction_repeats: int = 3
@@ -108,7 +117,9 @@ def sample_and_score(
     specs = library_specs()
 
     def score(goal: GoalOutcome, source: LLMPlanner, temperature: float, seed: int) -> str | None:
-        result = source.plan(PlanRequest(goal=goal.goal, skills=specs), temperature=temperature, seed=seed)
+        sampling = FULL_DISTRIBUTION if temperature > 0 and config.full_distribution else {}
+        request = PlanRequest(goal=goal.goal, skills=specs)
+        result = source.plan(request, temperature=temperature, seed=seed, **sampling)
         if result.plan is None:
             return None
         text = format_plan(result.plan, specs)
