@@ -226,7 +226,8 @@ class _Runner:
         return _row(index, spec, result)
 
 
-def _done_rows(path: Path) -> list[dict]:
+def episode_rows(path: Path) -> list[dict]:
+    """The rows of an eval's ``episodes.jsonl`` (none if it is missing), less a line cut short by a kill."""
     rows = []
     if path.exists():
         for line in path.read_text().splitlines():
@@ -269,7 +270,7 @@ def run(config: EvalConfig, progress: bool = True) -> list[dict]:
             f"{folder} holds an eval run with another config or planner; resuming would mix them: use --out elsewhere"
         )
     stored.write_text(json.dumps(record, indent=1))
-    rows = {r["index"]: r for r in _done_rows(rows_path)}
+    rows = {r["index"]: r for r in episode_rows(rows_path)}
     runner = _Runner(config)
     todo = [i for i in range(len(specs)) if i not in rows]
     with TraceWriter(config.trace or folder / "trace.jsonl") as trace, rows_path.open("a") as out:

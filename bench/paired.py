@@ -8,10 +8,10 @@ episode is equally likely to have changed either way.
 
 from __future__ import annotations
 
-import json
 import math
 from pathlib import Path
 
+from foreman.bench.agent import episode_rows
 from foreman.errors import ForemanError
 
 
@@ -19,14 +19,7 @@ def _rows(run: Path) -> dict[tuple, bool]:
     path = run / "episodes.jsonl" if run.is_dir() else run
     if not path.exists():
         raise ForemanError(f"{path} does not exist: pass an eval run folder or its episodes.jsonl")
-    rows = {}
-    for line in path.read_text().splitlines():
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError:
-            continue  # a line cut short by a kill, as the eval itself reads it
-        rows[(row["env_id"], row["seed"], row.get("goal"))] = bool(row["success"])
-    return rows
+    return {(row["env_id"], row["seed"], row.get("goal")): bool(row["success"]) for row in episode_rows(path)}
 
 
 def mcnemar_exact(gained: int, lost: int) -> float:
