@@ -425,7 +425,7 @@ def _finetune_outcomes(args: argparse.Namespace) -> int:
     config = OutcomeConfig(
         **{
             k: getattr(args, k)
-            for k in ("goals", "seed", "samples", "temperature", "proposals")
+            for k in ("goals", "seed", "samples", "temperature", "proposals", "greedy_repeats", "replay_fraction")
             if getattr(args, k) is not None
         }
     )
@@ -638,6 +638,14 @@ def build_parser() -> argparse.ArgumentParser:
     outcomes.add_argument("--temperature", type=float, help="their sampling temperature (default 1.5)")
     outcomes.add_argument(
         "--proposals", type=int, help="plans of the untuned 1.5B where the greedy one failed (default 3; 0: none)"
+    )
+    outcomes.add_argument(
+        "--greedy-repeats",
+        type=int,
+        help="times a successful greedy plan is trained on (default 1; 0: corrections only)",
+    )
+    outcomes.add_argument(
+        "--replay-fraction", type=float, help="replayed generated examples per outcome example (default 0.5)"
     )
     outcomes.add_argument("--scored", type=Path, help="goals.jsonl of an earlier run: keep its goals and plans")
     outcomes.add_argument("--lr", type=float, default=2e-4)

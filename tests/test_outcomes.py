@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from dataclasses import replace
 
 from langchain_core.language_models import FakeListChatModel
 from langchain_core.messages import AIMessage
@@ -159,6 +160,8 @@ def test_training_examples_are_the_shortest_successful_plans_mixed_with_replayed
     assert len(examples) == 6
     won.greedy = True
     assert len([e for e in outcome_examples([won, lost], config, DataRecipe(examples=5)) if e.kind == "outcome"]) == 1
+    corrections_only = replace(config, greedy_repeats=0)
+    assert outcome_examples([won, lost], corrections_only, DataRecipe(examples=5)) == []
 
 
 def test_a_fixed_planner_returns_its_plan_and_refuses_to_revise_it():

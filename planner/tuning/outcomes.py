@@ -67,6 +67,9 @@ class OutcomeConfig:
     reword_attempts: int = 3
     """rewordings drawn per mission until one keeps its meaning; a mission without one is left out"""
     correction_repeats: int = 3
+    greedy_repeats: int = 1
+    """times a goal whose greedy plan succeeded counts; 0 trains on corrections (and replay) only, so
+    that plans which succeeded by an execution's luck are not reinforced"""
     levels: dict[str, float] = field(default_factory=lambda: dict(OUTCOME_LEVELS))
     replay_fraction: float = 0.5
     """examples of the SFT recipe mixed in, as a fraction of the successful plans"""
@@ -144,7 +147,8 @@ def sample_and_score(
 
 def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe: DataRecipe) -> list[PlanExample]:
     """The shortest successful plan of each goal (``config.correction_repeats`` times where the
-    greedy plan failed), plus replayed examples of the SFT recipe."""
+    greedy plan failed, ``config.greedy_repeats`` times where it succeeded), plus replayed examples
+    of the SFT recipe."""
     specs = library_specs()
     examples = []
     for goal in goals:
@@ -158,7 +162,7 @@ def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe
                 request=PlanRequest(goal=goal.goal, skills=specs),
                 plan=won[0],
             )
-            examples += [example] * (1 if goal.greedy else config.correction_repeats)
+            examples += [example] * (config.greedy_repeats if goal.greedy else config.correction_repeats)
     replay = round(config.replay_fraction * len(examples))
     replayed = list(generate(replace(sft_recipe, examples=replay, seed=sft_recipe.seed + 5_000_000))) if replay else []
     mixed = examples + replayed
