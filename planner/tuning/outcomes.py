@@ -72,7 +72,7 @@ class OutcomeConfig:
     that plans which succeeded by an execution's luck are not reinforced"""
     levels: dict[str, float] = field(default_factory=lambda: dict(OUTCOME_LEVELS))
     replay_fraction: float = 0.5
-    """examples of the SFT recipe mixed in, as a fraction of the successful plans"""
+    """examples of the SFT recipe mixed in per outcome example (repeats counted)"""
 
 
 @dataclass
