@@ -415,17 +415,31 @@ def _finetune_outcomes(args: argparse.Namespace) -> int:
     from foreman.planner.tuning.sft import SFTConfig
     from foreman.skills import SkillLibrary
 
-    agent = Agent(FixedPlanner([]), SkillLibrary(), AgentConfig(max_replans=0))
+    agent = Agent(FixedPlanner([]), SkillLibrary())
     envs: dict = {}
 
-    def rollout(env_id: str, seed: int, goal: str, plan: list) -> bool:
-        agent.planner = FixedPlanner(plan)
-        return agent.run(envs.setdefault(env_id, make_env(env_id)), goal=goal, seed=seed).success
+    def rollout(env_id: str, seed: int, goal: str, plans: list) -> tuple:
+        """The plans executed in turn, one per replan request (no replan beyond them)."""
+        agent.planner = FixedPlanner(plans[0], plans[1:])
+        agent.config = AgentConfig(max_replans=len(plans))
+        success = agent.run(envs.setdefault(env_id, make_env(env_id)), goal=goal, seed=seed).success
+        return success, agent.planner.unanswered
 
     config = OutcomeConfig(
         **{
             k: getattr(args, k)
-            for k in ("goals", "seed", "samples", "temperature", "proposals", "greedy_repeats", "replay_fraction")
+            for k in (
+                "goals",
+                "seed",
+                "samples",
+                "temperature",
+                "proposals",
+                "greedy_repeats",
+                "correction_repeats",
+                "replay_fraction",
+                "replans",
+                "replan_samples",
+            )
             if getattr(args, k) is not None
         }
     )
@@ -645,7 +659,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="times a successful greedy plan is trained on (default 1; 0: corrections only)",
     )
     outcomes.add_argument(
+        "--correction-repeats",
+        type=int,
+        help="times a sampled plan that succeeded where the greedy one failed is trained on (default 3)",
+    )
+    outcomes.add_argument(
         "--replay-fraction", type=float, help="replayed generated examples per outcome example (default 0.5)"
+    )
+    outcomes.add_argument(
+        "--replans",
+        action="store_true",
+        default=None,
+        help="where the greedy plan failed, explore revisions at the first replan request (default off)",
+    )
+    outcomes.add_argument(
+        "--replan-samples", type=int, help="revisions sampled there besides the greedy one (default 2)"
     )
     outcomes.add_argument("--scored", type=Path, help="goals.jsonl of an earlier run: keep its goals and plans")
     outcomes.add_argument("--lr", type=float, default=2e-4)

@@ -10,16 +10,18 @@ from langchain_core.language_models import FakeListChatModel
 from langchain_core.messages import AIMessage
 
 from foreman.envs import clauses_in_order, from_babyai, make_env
-from foreman.planner import LLMPlanner, PlannerPrompts, PlanRequest
+from foreman.planner import LLMPlanner, PlannerPrompts, PlanParser, PlanRequest, SubgoalOutcome
 from foreman.planner.fixed import FixedPlanner
-from foreman.planner.tuning.data import DataRecipe
+from foreman.planner.tuning.data import DataRecipe, library_specs
 from foreman.planner.tuning.outcomes import (
     FULL_DISTRIBUTION,
     GoalOutcome,
     OutcomeConfig,
     outcome_examples,
     read_goals,
+    reorderings,
     sample_and_score,
+    score_replans,
     summary,
     unlabeled_goals,
     write_goals,
@@ -81,9 +83,10 @@ def test_every_distinct_sampled_plan_is_executed_once_and_scored_by_the_rollout(
     planner = LLMPlanner(FakeListChatModel(responses=replies), max_retries=0)
     calls = []
 
-    def rollout(env_id, seed, goal, plan):
+    def rollout(env_id, seed, goal, plans):
+        (plan,) = plans
         calls.append((seed, tuple(s.to_text() for s in plan)))
-        return plan == _clauses(env_id, seed)
+        return plan == _clauses(env_id, seed), None
 
     sample_and_score(goals, planner, rollout, CONFIG)
     assert len(calls) == 5 and len(set(calls)) == 5  # repeated samples were not run again
@@ -95,6 +98,9 @@ def test_every_distinct_sampled_plan_is_executed_once_and_scored_by_the_rollout(
         "any_success": 1.0,
         "corrections": 2,
         "distinct_plans": 5,
+        "replanned": 0,
+        "greedy_revision_success": 0,
+        "revision_corrections": 0,
     }
 
 
@@ -110,7 +116,11 @@ def test_the_proposer_plans_only_where_the_greedy_plan_failed_and_scored_goals_k
     proposer = LLMPlanner(FakeListChatModel(responses=[right, "go_to(a box)"]), max_retries=0)
     config = OutcomeConfig(samples=2, proposals=2)
     sample_and_score(
-        goals, planner, lambda env_id, seed, goal, plan: plan == _clauses(env_id, seed), config, proposer=proposer
+        goals,
+        planner,
+        lambda env_id, seed, goal, plans: (plans == [_clauses(env_id, seed)], None),
+        config,
+        proposer=proposer,
     )
     assert goals[0].plans == {"go_to(a key)": False, right: True, "go_to(a box)": False}
     assert not goals[0].greedy and goals[1].plans == {"go_to(a ball)": True}  # nothing asked of the proposer
@@ -130,7 +140,7 @@ def test_samples_come_from_the_whole_distribution_and_the_greedy_plan_from_its_m
     goals = [GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=1, mission="", goal="g")]
     model = _Recording(responses=["go_to(a key)", "go_to(a ball)", "go_to(a box)"], options=[])
     config = OutcomeConfig(samples=2, temperature=1.5, proposals=0)
-    sample_and_score(goals, LLMPlanner(model, max_retries=0), lambda *_: False, config)
+    sample_and_score(goals, LLMPlanner(model, max_retries=0), lambda *_: (False, None), config)
     greedy, *samples = model.options
     assert greedy["temperature"] == 0.0 and not FULL_DISTRIBUTION.keys() & greedy.keys()
     assert [s["temperature"] for s in samples] == [1.5, 1.5]
@@ -141,7 +151,7 @@ def test_samples_come_from_the_whole_distribution_and_the_greedy_plan_from_its_m
     sample_and_score(
         [GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=1, mission="", goal="g")],
         LLMPlanner(model, max_retries=0),
-        lambda *_: False,
+        lambda *_: (False, None),
         truncated,
     )
     assert not FULL_DISTRIBUTION.keys() & model.options[1].keys()
@@ -164,14 +174,98 @@ def test_training_examples_are_the_shortest_successful_plans_mixed_with_replayed
     assert outcome_examples([won, lost], corrections_only, DataRecipe(examples=5)) == []
 
 
-def test_a_fixed_planner_returns_its_plan_and_refuses_to_revise_it():
+def test_a_fixed_planner_answers_replans_with_its_revisions_then_keeps_the_first_request_it_cannot_answer():
     plan = _clauses("BabyAI-GoToSeq-v0", 3)
-    planner = FixedPlanner(plan)
+    planner = FixedPlanner(plan, [plan[::-1]])
     assert planner.plan(PlanRequest(goal="x", skills=[])).plan == plan
-    from foreman.planner import SubgoalOutcome
+    asked = [
+        PlanRequest(goal="x", skills=[], history=[SubgoalOutcome(subgoal=plan[0], status="failed")] * n)
+        for n in (1, 2, 3)
+    ]
+    assert planner.plan(asked[0]).plan == plan[::-1]
+    refused = [planner.plan(request) for request in asked[1:]]
+    assert all(r.plan is None and "not revised" in r.failure for r in refused)
+    assert planner.unanswered is asked[1]
 
-    replan = planner.plan(PlanRequest(goal="x", skills=[], history=[SubgoalOutcome(subgoal=plan[0], status="failed")]))
-    assert replan.plan is None and "not revised" in replan.failure
+
+def test_in_the_agent_loop_a_fixed_planner_runs_its_plans_in_turn_and_records_the_next_request(tiny_library):
+    from foreman.orchestrator import Agent, AgentConfig
+    from foreman.planner import PlanParser
+
+    parser = PlanParser(specs=library_specs())
+    unreachable, other = (parser.parse(f"go_to(the {c} door)") for c in ("grey", "blue"))  # one room: no door
+    planner = FixedPlanner(unreachable, [other])
+    result = Agent(planner, tiny_library, AgentConfig(subgoal_steps=3, max_replans=2)).run(
+        make_env("BabyAI-GoToLocal-v0"), seed=1
+    )
+    assert [r.subgoal for r in result.subgoals] == unreachable + other
+    assert result.end_reason == "planning failed"
+    assert [o.subgoal for o in planner.unanswered.history] == unreachable + other
+    assert {o.status for o in planner.unanswered.history} == {"ran out of steps"}
+
+
+def test_reorderings_are_the_other_orders_reversed_first_then_rotations():
+    a, b, c = PlanParser(specs=library_specs()).parse("go_to(a ball)\ngo_to(a box)\nopen(the red door)")
+    assert reorderings([a, b, c]) == [[c, b, a], [b, c, a], [c, a, b]]
+    assert reorderings([a, b]) == [[b, a]]  # the rotation is the reversal: listed once
+    assert reorderings([a]) == [] and reorderings([a, a]) == []
+
+
+def _replan_rollout(right_revision, history_status="succeeded"):
+    """Succeeds when the first plan is answered at its replan request by ``right_revision``."""
+    calls = []
+
+    def rollout(env_id, seed, goal, plans):
+        calls.append([[s.to_text() for s in p] for p in plans])
+        first = plans[0]
+        history = [SubgoalOutcome(subgoal=s, status=history_status) for s in first]
+        request = PlanRequest(goal=goal, skills=library_specs(), history=history, observation="seen")
+        if len(plans) == 1:
+            return False, request
+        return plans[1] == right_revision, None
+
+    return rollout, calls
+
+
+def test_replanning_is_explored_where_the_greedy_plan_failed_and_a_found_revision_becomes_an_example():
+    specs = library_specs()
+    parser = PlanParser(specs=specs)
+    first = parser.parse("go_to(a ball)\ngo_to(a box)")
+    failed = GoalOutcome(
+        env_id="BabyAI-GoToSeq-v0", seed=1, mission="m", goal="g", greedy_plan="go_to(a ball)\ngo_to(a box)"
+    )
+    failed.plans = {"go_to(a ball)\ngo_to(a box)": False}
+    won = GoalOutcome(
+        env_id="BabyAI-GoToSeq-v0", seed=2, mission="m", goal="g", greedy=True, greedy_plan="go_to(a key)"
+    )
+    rollout, calls = _replan_rollout(first[::-1])
+    planner = LLMPlanner(FakeListChatModel(responses=["go_to(a box)", "go_to(a box)", "go_to(a key)"]), max_retries=0)
+    config = OutcomeConfig(replans=True, replan_samples=2, replay_fraction=0.0, correction_repeats=3, replan_repeats=2)
+    score_replans([failed, won], planner, rollout, config)
+    assert calls[0] == [["go to a ball", "go to a box"]]  # run to the replan request, once
+    assert failed.revisions == {"go_to(a box)": False, "go_to(a key)": False, "go_to(a box)\ngo_to(a ball)": True}
+    assert not failed.greedy_revision and len(calls) == 4 and not won.revisions  # the won goal is not replanned
+    assert PlanRequest(**failed.replan_request).observation == "seen"
+    examples = outcome_examples([failed, won], config, DataRecipe(examples=5))
+    assert [e.plan for e in examples] == ["go_to(a box)\ngo_to(a ball)"] * 2
+    assert all(e.request.history and e.request.history[0].subgoal == first[0] for e in examples)
+    assert summary([failed, won])["revision_corrections"] == 1
+
+
+def test_after_a_failed_subgoal_only_the_models_revisions_are_tried_and_a_greedy_revision_that_works_teaches_nothing():
+    specs = library_specs()
+    first = PlanParser(specs=specs).parse("go_to(a ball)\ngo_to(a box)")
+    goal = GoalOutcome(
+        env_id="BabyAI-GoToSeq-v0", seed=1, mission="m", goal="g", greedy_plan="go_to(a ball)\ngo_to(a box)"
+    )
+    rollout, calls = _replan_rollout(first[::-1], history_status="failed")
+    planner = LLMPlanner(FakeListChatModel(responses=["go_to(a key)"]), max_retries=0)
+    score_replans([goal], planner, rollout, OutcomeConfig(replans=True, replan_samples=0))
+    assert list(goal.revisions) == ["go_to(a key)"] and len(calls) == 2  # no reordering after a failure
+    rollout, _ = _replan_rollout(PlanParser(specs=specs).parse("go_to(a key)"))
+    again = GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=1, mission="m", goal="g", greedy_plan="go_to(a ball)")
+    score_replans([again], planner, rollout, OutcomeConfig(replans=True, replan_samples=0))
+    assert again.greedy_revision and outcome_examples([again], OutcomeConfig(replay_fraction=0.0), DataRecipe()) == []
 
 
 def test_reword_reads_its_prompt_file_and_seeds_each_call():

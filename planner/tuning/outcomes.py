@@ -9,10 +9,16 @@
    :attr:`OutcomeConfig.full_distribution`) and each distinct one is executed, and so are
    ``proposals`` plans of a second planner (the untuned 1.5B, few-shot): the fine-tuned model is
    so sure of itself that even its uncut samples seldom differ from its greedy plan.
-3. The adapter is trained further, by the supervised loss, on the plans that succeeded (the
+3. Replanning, where the greedy plan failed (``replans`` > 0): the episode is run to the
+   orchestrator's first replan request (the history of what happened, what the agent sees), and
+   the planner's greedy revision, its samples and the first plan's subgoals in other orders
+   (:func:`reorderings`, only where every subgoal succeeded and still the goal is not achieved) are
+   each executed from there. Replanning after failures has no labels at all: the env's reward is the
+   only teacher.
+4. The adapter is trained further, by the supervised loss, on the plans that succeeded (the
    shortest per goal; a sampled plan that succeeded where the greedy one failed counts
-   ``correction_repeats`` times), mixed with examples of the original recipe so it keeps what it
-   knew.
+   ``correction_repeats`` times, a revision that succeeded where the greedy revision failed
+   ``replan_repeats`` times), mixed with examples of the original recipe so it keeps what it knew.
 
 This is rejection-sampling fine-tuning (expert iteration), a policy-improvement step whose only
 signal is the environment's reward. The planner floor knows nothing of skills or the orchestrator:
@@ -26,15 +32,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
-from foreman.envs import make_env
+from foreman.envs import Subgoal, make_env
 from foreman.planner.llm import LLMPlanner, PlanRequest
-from foreman.planner.plan import format_plan
+from foreman.planner.plan import PlanParser, format_plan
 from foreman.planner.tuning.data import DataRecipe, PlanExample, generate, library_specs
 from foreman.planner.tuning.rewording import default_rewriter, keeps_meaning, reword
 from foreman.planner.tuning.sft import SFTConfig
 
-Rollout = Callable[[str, int, str, list], bool]
-"""(env_id, seed, goal, plan) -> whether the env judged its mission done"""
+Rollout = Callable[[str, int, str, list[list[Subgoal]]], tuple[bool, PlanRequest | None]]
+"""(env_id, seed, goal, plans) -> whether the env judged its mission done, and the first replan
+request that ``plans`` left unanswered (``plans[0]`` is the first plan, the rest answer the
+orchestrator's replan requests in turn)"""
 
 OUTCOME_LEVELS: dict[str, float] = {
     "BabyAI-BossLevel-v0": 0.45,
@@ -73,6 +81,11 @@ class OutcomeConfig:
     levels: dict[str, float] = field(default_factory=lambda: dict(OUTCOME_LEVELS))
     replay_fraction: float = 0.5
     """examples of the SFT recipe mixed in per outcome example (repeats counted)"""
+    replans: bool = False
+    """explore replanning where the greedy plan failed (see :func:`score_replans`)"""
+    replan_samples: int = 2
+    """revisions sampled at that replan request, besides the greedy one and the reorderings"""
+    replan_repeats: int = 3
 
 
 @dataclass
@@ -86,6 +99,11 @@ class GoalOutcome:
     greedy: bool = False
     """whether the greedy plan (the planner's answer at temperature 0) succeeded"""
     greedy_plan: str | None = None
+    replan_request: dict | None = None
+    """the orchestrator's first replan request after the greedy plan (``PlanRequest`` as data)"""
+    revisions: dict[str, bool] = field(default_factory=dict)
+    """each distinct revision tried at that request -> whether the episode then succeeded"""
+    greedy_revision: bool = False
 
 
 def unlabeled_goals(config: OutcomeConfig, rewriter) -> list[GoalOutcome]:
@@ -127,7 +145,7 @@ def sample_and_score(
             return None
         text = format_plan(result.plan, specs)
         if text not in goal.plans:
-            goal.plans[text] = rollout(goal.env_id, goal.seed, goal.goal, result.plan)
+            goal.plans[text] = rollout(goal.env_id, goal.seed, goal.goal, [result.plan])[0]
         return text
 
     for number, goal in enumerate(goals):
@@ -145,10 +163,61 @@ def sample_and_score(
             progress(number + 1, len(goals))
 
 
+def reorderings(plan: list[Subgoal]) -> list[list[Subgoal]]:
+    """The plan's subgoals in other orders: reversed, then each rotation. Exploration beyond the
+    model's own samples, which hardly differ from its greedy plan: when every subgoal succeeded and
+    the goal is still not achieved, the words' order was most often not the order the goal needs
+    ("A after you B" read as A, then B)."""
+    orders = [plan[::-1]] + [plan[k:] + plan[:k] for k in range(1, len(plan))]
+    unique = []
+    for order in orders:
+        if order != plan and order not in unique:
+            unique.append(order)
+    return unique
+
+
+def score_replans(
+    goals: list[GoalOutcome], planner: LLMPlanner, rollout: Rollout, config: OutcomeConfig, progress=None
+) -> None:
+    """For each goal whose greedy plan failed: run it to its first replan request, then execute
+    the planner's greedy revision, ``config.replan_samples`` sampled ones and (where every subgoal had
+    succeeded) the first plan's :func:`reorderings`, each from that request on; fills
+    ``goal.revisions``. Goals that have revisions already are kept as they are."""
+    specs = library_specs()
+    parser = PlanParser(specs=specs)
+    for number, goal in enumerate(goals):
+        if goal.greedy or not goal.greedy_plan or goal.revisions:
+            continue
+        first = parser.parse(goal.greedy_plan)
+        success, request = rollout(goal.env_id, goal.seed, goal.goal, [first])
+        if success or request is None:
+            continue
+        goal.replan_request = request.model_dump(mode="json")
+        candidates = []
+        for sample in range(1 + config.replan_samples):
+            temperature = 0.0 if sample == 0 else config.temperature
+            sampling = FULL_DISTRIBUTION if temperature > 0 and config.full_distribution else {}
+            result = planner.plan(request, temperature=temperature, seed=number * 100 + 70 + sample, **sampling)
+            candidates.append(result.plan)
+        if all(o.status == "succeeded" for o in request.history):
+            candidates += reorderings(first)
+        for position, revision in enumerate(candidates):
+            if revision is None:
+                continue
+            text = format_plan(revision, specs)
+            if text not in goal.revisions:
+                goal.revisions[text] = rollout(goal.env_id, goal.seed, goal.goal, [first, revision])[0]
+            if position == 0:
+                goal.greedy_revision = goal.revisions[text]
+        if progress:
+            progress(number + 1, len(goals))
+
+
 def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe: DataRecipe) -> list[PlanExample]:
     """The shortest successful plan of each goal (``config.correction_repeats`` times where the
-    greedy plan failed, ``config.greedy_repeats`` times where it succeeded), plus replayed examples
-    of the SFT recipe."""
+    greedy plan failed, ``config.greedy_repeats`` times where it succeeded), the first successful
+    revision where the greedy revision failed (``config.replan_repeats`` times, answering the
+    recorded replan request), plus replayed examples of the SFT recipe."""
     specs = library_specs()
     examples = []
     for goal in goals:
@@ -163,6 +232,17 @@ def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe
                 plan=won[0],
             )
             examples += [example] * (config.greedy_repeats if goal.greedy else config.correction_repeats)
+        revised = [r for r, ok in goal.revisions.items() if ok]
+        if revised and not goal.greedy_revision and goal.replan_request:
+            example = PlanExample(
+                kind="outcome",
+                env_id=goal.env_id,
+                seed=goal.seed,
+                mission=goal.mission,
+                request=PlanRequest(**goal.replan_request),
+                plan=revised[0],
+            )
+            examples += [example] * config.replan_repeats
     replay = round(config.replay_fraction * len(examples))
     replayed = list(generate(replace(sft_recipe, examples=replay, seed=sft_recipe.seed + 5_000_000))) if replay else []
     mixed = examples + replayed
@@ -172,13 +252,18 @@ def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe
 
 def summary(goals: list[GoalOutcome]) -> dict:
     """How often the greedy plan and any sampled plan succeeded; corrections: goals where only a
-    sampled plan did."""
+    sampled plan did; replanned: goals explored at a replan request, recovered by the greedy
+    revision, and revision corrections: recovered only by another revision."""
+    replanned = [g for g in goals if g.replan_request]
     return {
         "goals": len(goals),
         "greedy_success": sum(g.greedy for g in goals) / max(1, len(goals)),
         "any_success": sum(any(g.plans.values()) for g in goals) / max(1, len(goals)),
         "corrections": sum(not g.greedy and any(g.plans.values()) for g in goals),
         "distinct_plans": sum(len(g.plans) for g in goals),
+        "replanned": len(replanned),
+        "greedy_revision_success": sum(g.greedy_revision for g in replanned),
+        "revision_corrections": sum(not g.greedy_revision and any(g.revisions.values()) for g in replanned),
     }
 
 
@@ -229,6 +314,10 @@ def train_outcomes(
     bar = tqdm(total=len(goals), desc="sample and execute", disable=not progress)
     sample_and_score(goals, planner, rollout, config, lambda done, _: bar.update(done - bar.n), proposer)
     bar.close()
+    if config.replans:
+        bar = tqdm(total=len(goals), desc="replan and execute", disable=not progress)
+        score_replans(goals, planner, rollout, config, lambda done, _: bar.update(done - bar.n))
+        bar.close()
     sft.out.mkdir(parents=True, exist_ok=True)
     write_goals(goals, sft.out / "goals.jsonl")
     scored = summary(goals)
