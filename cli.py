@@ -439,6 +439,7 @@ def _finetune_outcomes(args: argparse.Namespace) -> int:
                 "replay_fraction",
                 "replans",
                 "replan_samples",
+                "greedy_revision_repeats",
             )
             if getattr(args, k) is not None
         }
@@ -674,6 +675,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     outcomes.add_argument(
         "--replan-samples", type=int, help="revisions sampled there besides the greedy one (default 2)"
+    )
+    outcomes.add_argument(
+        "--greedy-revision-repeats",
+        type=int,
+        help="times a greedy revision that succeeded at the replan request is trained on (default 1)",
     )
     outcomes.add_argument("--scored", type=Path, help="goals.jsonl of an earlier run: keep its goals and plans")
     outcomes.add_argument("--lr", type=float, default=2e-4)

@@ -252,7 +252,7 @@ def test_replanning_is_explored_where_the_greedy_plan_failed_and_a_found_revisio
     assert summary([failed, won])["revision_corrections"] == 1
 
 
-def test_after_a_failed_subgoal_only_the_models_revisions_are_tried_and_a_greedy_revision_that_works_teaches_nothing():
+def test_after_a_failed_subgoal_only_the_models_revisions_are_tried_and_a_greedy_revision_that_works_is_an_anchor():
     specs = library_specs()
     first = PlanParser(specs=specs).parse("go_to(a ball)\ngo_to(a box)")
     goal = GoalOutcome(
@@ -265,7 +265,11 @@ def test_after_a_failed_subgoal_only_the_models_revisions_are_tried_and_a_greedy
     rollout, _ = _replan_rollout(PlanParser(specs=specs).parse("go_to(a key)"))
     again = GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=1, mission="m", goal="g", greedy_plan="go_to(a ball)")
     score_replans([again], planner, rollout, OutcomeConfig(replans=True, replan_samples=0))
-    assert again.greedy_revision and outcome_examples([again], OutcomeConfig(replay_fraction=0.0), DataRecipe()) == []
+    assert again.greedy_revision
+    anchored = outcome_examples([again], OutcomeConfig(replay_fraction=0.0, greedy_revision_repeats=1), DataRecipe())
+    assert [e.plan for e in anchored] == ["go_to(a key)"]  # once, not as a correction
+    unanchored = OutcomeConfig(replay_fraction=0.0, greedy_revision_repeats=0)
+    assert outcome_examples([again], unanchored, DataRecipe()) == []
 
 
 def test_reword_reads_its_prompt_file_and_seeds_each_call():

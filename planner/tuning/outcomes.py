@@ -86,6 +86,9 @@ class OutcomeConfig:
     replan_samples: int = 2
     """revisions sampled at that replan request, besides the greedy one and the reorderings"""
     replan_repeats: int = 3
+    greedy_revision_repeats: int = 1
+    """times a greedy revision that succeeded is trained on: it keeps what the planner did right
+    at replan requests (fetch the key of a locked door) while the corrections teach the rest"""
 
 
 @dataclass
@@ -216,8 +219,9 @@ def score_replans(
 def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe: DataRecipe) -> list[PlanExample]:
     """The shortest successful plan of each goal (``config.correction_repeats`` times where the
     greedy plan failed, ``config.greedy_repeats`` times where it succeeded), the first successful
-    revision where the greedy revision failed (``config.replan_repeats`` times, answering the
-    recorded replan request), plus replayed examples of the SFT recipe."""
+    revision at the recorded replan request (``config.replan_repeats`` times where the greedy
+    revision failed, ``config.greedy_revision_repeats`` times where it succeeded), plus replayed
+    examples of the SFT recipe."""
     specs = library_specs()
     examples = []
     for goal in goals:
@@ -233,7 +237,7 @@ def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe
             )
             examples += [example] * (config.greedy_repeats if goal.greedy else config.correction_repeats)
         revised = [r for r, ok in goal.revisions.items() if ok]
-        if revised and not goal.greedy_revision and goal.replan_request:
+        if revised and goal.replan_request:
             example = PlanExample(
                 kind="outcome",
                 env_id=goal.env_id,
@@ -242,7 +246,7 @@ def outcome_examples(goals: list[GoalOutcome], config: OutcomeConfig, sft_recipe
                 request=PlanRequest(**goal.replan_request),
                 plan=revised[0],
             )
-            examples += [example] * config.replan_repeats
+            examples += [example] * (config.greedy_revision_repeats if goal.greedy_revision else config.replan_repeats)
     replay = round(config.replay_fraction * len(examples))
     replayed = list(generate(replace(sft_recipe, examples=replay, seed=sft_recipe.seed + 5_000_000))) if replay else []
     mixed = examples + replayed
