@@ -1,4 +1,4 @@
-"""The whole agent on BabyAI levels: ``foreman eval`` and ``foreman bench agent``.
+"""The whole agent on many episodes: ``foreman eval`` (and ``foreman bench agent``, which keeps its summaries).
 
 An eval runs episodes (seeds S..S+N-1 of one level, or the lines of a goals file), writes one
 JSON line per finished episode to ``episodes.jsonl`` and every decision to ``trace.jsonl`` in its
@@ -18,48 +18,62 @@ import json
 import math
 import random
 import statistics
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from tqdm import tqdm
 
-from foreman.bench.oracle import BotSkill, bot_episode
 from foreman.envs import make_env
 from foreman.envs.balrog_levels import TASKS as BALROG_TASKS
 from foreman.errors import ForemanError
 from foreman.orchestrator import Agent, AgentConfig, EpisodeResult
+from foreman.paths import user_path
 from foreman.planner import PrivilegedReferencePlanner
-from foreman.planner.builtin import DEFAULT_ADAPTER, builtin_planner
+from foreman.planner.builtin import DEFAULT_ADAPTER, ModelName, builtin_planner
 from foreman.planner.tuning.adapter import load_card
-from foreman.planner.weights import QWEN_CODER_1_5B
 from foreman.skills import SkillLibrary
 from foreman.traces import TraceWriter
 
 
 @dataclass(frozen=True)
 class EvalConfig:
-    env_id: str = "BabyAI-GoToLocal-v0"
+    env_id: str = field(default="BabyAI-GoToLocal-v0", metadata={"flags": ("--level", "--env")})
+    """the level whose seeds are played"""
     episodes: int = 100
+    """episodes (with --suite: per task kind)"""
     seed: int = 2_000_000
+    """the first episode's seed (held out from every training seed)"""
     goals: Path | None = None
-    """a JSON-lines file of episodes {"env_id", "seed", "goal"}; replaces env_id/episodes/seed"""
+    """a JSON-lines file of episodes {"env_id", "seed", "goal"}; replaces --env, --episodes, --seed"""
     suite: Literal["balrog-babyai"] | None = None
-    """a benchmark suite instead of one level: ``episodes`` per task kind from ``seed``"""
+    """a benchmark suite instead of one level: --episodes per task kind from --seed"""
     split: Literal["train", "test"] = "train"
-    planner: Literal["llm", "base", "saycan", "reference"] = "llm"
-    """llm: the fine-tuned default; base: the untuned ``model`` (few-shot); saycan: the fine-tuned
-    model scoring candidate calls times the skills' affordances; reference: privileged"""
+    """the suite's split"""
+    planner: Literal["llm", "base", "saycan", "openai", "reference"] = "llm"
+    """llm: the fine-tuned default; base: the untuned --model (few-shot); saycan: the fine-tuned
+    model scoring candidate calls times the skills' affordances; openai: the model behind --server;
+    reference: privileged (reads the env's instruction tree), an ablation"""
     skills: Literal["learned", "bot"] = "learned"
+    """bot: the BabyAI bot executes each subgoal (privileged ablation)"""
     baseline: Literal["bot"] | None = None
-    model: str = QWEN_CODER_1_5B.name
+    """the bot alone on the mission (the privileged upper bound)"""
+    model: ModelName = "qwen2.5-coder-1.5b-instruct-q4_k_m"
+    """the packaged model of --planner base"""
     adapter: Path = DEFAULT_ADAPTER
-    """the LoRA adapter of ``llm`` and ``saycan`` (default: the shipped one)"""
+    """the LoRA adapter of --planner llm and saycan (default: the shipped one)"""
+    server: str | None = None
+    """an OpenAI-compatible server's base URL for --planner openai"""
+    server_model: str = "local"
+    """the model to ask that server for"""
     max_replans: int = AgentConfig.max_replans
+    """0 turns replanning off"""
     fault_rate: float = 0.0
+    """a subgoal is acted out at random with this probability (injected faults)"""
     out: Path | None = None
-    """run folder (default: runs/eval/<a name made from this config>)"""
+    """run folder (default: runs/eval/<a name made from this config> in the user's foreman folder)"""
     resume: bool = False
+    """continue an interrupted eval in its run folder"""
     trace: Path | None = None
     """trace file (default: trace.jsonl in the run folder)"""
 
@@ -71,6 +85,7 @@ class EvalConfig:
             "llm": "llm (fine-tuned, "
             + ("built-in adapter)" if self.adapter == DEFAULT_ADAPTER else f"adapter {self.adapter})"),
             "base": f"base ({self.model}, untuned, few-shot)",
+            "openai": f"openai ({self.server_model} at {self.server})",
             "saycan": "saycan (fine-tuned model's scores x affordances)",
             "reference": "reference (privileged)",
         }[self.planner]
@@ -91,7 +106,7 @@ class EvalConfig:
         if self.adapter != DEFAULT_ADAPTER and self.planner in ("llm", "saycan"):
             kind += f"-{self.adapter.name}"
         extras = f"_r{self.max_replans}" + (f"_f{self.fault_rate}" if self.fault_rate else "")
-        return Path("runs/eval") / f"{source}_{kind}{extras}"
+        return user_path("runs", "eval") / f"{source}_{kind}{extras}"
 
 
 @dataclass(frozen=True)
@@ -127,6 +142,7 @@ def episode_specs(config: EvalConfig) -> list[EpisodeSpec]:
         seeds = range(config.seed, config.seed + config.episodes)
         return [EpisodeSpec(env_id, seed, task=task) for task in BALROG_TASKS for seed in seeds]
     if config.goals is None:
+        make_env(config.env_id)  # an unknown id fails here, before the model loads
         return [EpisodeSpec(config.env_id, s) for s in range(config.seed, config.seed + config.episodes)]
     try:
         lines = Path(config.goals).read_text().splitlines()
@@ -204,10 +220,14 @@ class _Runner:
             planner = PrivilegedReferencePlanner(env)
         else:
             if self._planner is None:
-                self._planner = builtin_planner(config.planner, base_model=config.model, adapter=config.adapter)
+                self._planner = builtin_planner(
+                    config.planner, config.model, config.adapter, config.server, config.server_model
+                )
             planner = self._planner
         agent = Agent(planner, self.library, AgentConfig(max_replans=config.max_replans))
         if config.skills == "bot":
+            from foreman.bench.oracle import BotSkill
+
             agent.skills = {kind: BotSkill(kind, env) for kind in agent.skills}
         if config.fault_rate:
             agent.skills = {k: _FaultySkill(s, config.fault_rate, self.rng) for k, s in agent.skills.items()}
@@ -216,6 +236,8 @@ class _Runner:
     def episode(self, index: int, spec: EpisodeSpec, trace: TraceWriter) -> dict:
         env = make_env(spec.env_id, **({"task": spec.task} if spec.task else {}))
         if self.config.baseline == "bot":
+            from foreman.bench.oracle import bot_episode
+
             outcome = bot_episode(env, spec.seed)
             mission = env.unwrapped.mission
             row = {"index": index, "group": spec.group, "env_id": spec.env_id, "seed": spec.seed}
@@ -244,6 +266,8 @@ def planner_identity(config: EvalConfig) -> str:
         return "none" if config.baseline else "reference"
     if config.planner == "base":
         return config.model
+    if config.planner == "openai":
+        return f"{config.server_model} at {config.server}"
     adapter = f"{config.adapter.name} sha256 {load_card(config.adapter).sha256}"
     return f"saycan {adapter}" if config.planner == "saycan" else adapter
 
@@ -341,15 +365,13 @@ def summarise(rows: list[dict], config: EvalConfig) -> list[dict]:
     return summaries
 
 
-def bench(config: EvalConfig, out: Path = Path("bench/results")) -> list[dict]:
-    """An eval whose summaries are also written under bench/results (``foreman bench agent``)."""
-    summaries = run(replace(config, resume=True))
-    out.mkdir(parents=True, exist_ok=True)
-    for summary in summaries:
-        level = summary["level"].replace(":", "_").replace(" ", "_").replace("(", "").replace(")", "")
-        name = f"agent_{level}__{config.folder().name}.json"
-        (out / name).write_text(json.dumps(summary, indent=1))
-    return summaries
+def evaluate(config: EvalConfig) -> list[dict]:
+    """``foreman eval``: run (or resume) the episodes; one summary per level (or task kind)."""
+    return run(config)
+
+
+def evaluate_text(summaries: list[dict]) -> str:
+    return table(summaries) + "\n(episodes, trace and summary are in the run folder)"
 
 
 def table(summaries: list[dict]) -> str:

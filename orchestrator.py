@@ -86,6 +86,8 @@ class EpisodeResult(BaseModel):
     wall_s: float
     plans: list[PlanResult]
     subgoals: list[SubgoalRecord]
+    trace: str | None = None
+    """the trace file that holds the episode, where one was written"""
 
 
 def _facing_locked_door(memory: AgentMemory):

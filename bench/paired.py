@@ -9,10 +9,11 @@ episode is equally likely to have changed either way.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from foreman.bench.agent import episode_rows
 from foreman.errors import ForemanError
+from foreman.evaluation import episode_rows
 
 
 def _rows(run: Path) -> dict[tuple, bool]:
@@ -29,6 +30,19 @@ def mcnemar_exact(gained: int, lost: int) -> float:
         return 1.0
     tail = sum(math.comb(changed, k) for k in range(min(gained, lost) + 1)) / 2**changed
     return min(1.0, 2 * tail)
+
+
+@dataclass(frozen=True)
+class PairedConfig:
+    before: Path = field(metadata={"positional": True})
+    """an eval run folder (or its episodes.jsonl)"""
+    after: Path = field(metadata={"positional": True})
+    """another eval of the same episodes"""
+
+
+def paired(config: PairedConfig) -> dict:
+    """Two evals of the same episodes: which changed each way, and McNemar's exact p."""
+    return compare(config.before, config.after)
 
 
 def compare(before: Path, after: Path) -> dict:

@@ -10,29 +10,42 @@ from __future__ import annotations
 import itertools
 import json
 import statistics
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+from foreman.arguments import command_line
+from foreman.bench.results import artifacts, write_result
 from foreman.envs import After, And, Before, Instruction, make_env, parse_mission
+from foreman.paths import user_path
 from foreman.planner import LLMPlanner, PlanRequest, vocabulary_specs
-from foreman.planner.builtin import DEFAULT_ADAPTER, PlannerKind, builtin_planner
-from foreman.planner.weights import QWEN_CODER_1_5B
+from foreman.planner.builtin import DEFAULT_ADAPTER, ModelName, PlannerKind, builtin_planner
 
 LEVELS = ("GoToLocal", "PickupLoc", "PutNextLocal", "GoToSeq", "SynthSeq", "BossLevel")
+
+
+PARAPHRASES = Path(__file__).parent / "paraphrases.jsonl"
 
 
 @dataclass(frozen=True)
 class PlannerBenchConfig:
     level: str = "BabyAI-BossLevel-v0"
+    """an env id, 'all' (six BabyAI levels) or 'paraphrases' (the goals of --goals)"""
     episodes: int = 100
+    """missions per level"""
     seed: int = 1_000_000
+    """the first mission's seed (held out from the planner's training data)"""
+    goals: Path = PARAPHRASES
+    """with --level paraphrases: JSON lines {"goal", "means" or "mission"}"""
     planner: PlannerKind = "llm"
-    model: str = QWEN_CODER_1_5B.name
+    """llm: the fine-tuned default; base: the untuned --model, few-shot; saycan: candidate calls scored"""
+    model: ModelName = "qwen2.5-coder-1.5b-instruct-q4_k_m"
     """the model of the ``base`` planner"""
     grammar: bool = True
+    """constrain the model's output to the plan grammar"""
     adapter: Path = DEFAULT_ADAPTER
     """the LoRA adapter of ``llm`` and ``saycan``"""
-    out: Path | None = Path("bench/results")
+    out: Path | None = field(default_factory=lambda: user_path("bench"))
+    """folder for the summary result files (none: do not write them)"""
 
     @property
     def planner_name(self) -> str:
@@ -107,9 +120,15 @@ def _plan_cases(planner: LLMPlanner, cases: list[dict]) -> dict:
     }
 
 
-def _write(summary: dict, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(summary, indent=1))
+def _write(summary: dict, config: PlannerBenchConfig, name: str, seeds: list[int] | None) -> None:
+    """The summary as a result file in ``config.out``; the per-mission rows in the user's runs folder."""
+    rows = user_path("runs", "bench", f"planner_{name}.json")
+    rows.parent.mkdir(parents=True, exist_ok=True)
+    rows.write_text(json.dumps(summary, indent=1))
+    if config.out is not None:
+        adapter = config.adapter if config.planner in ("llm", "saycan") else None
+        provenance = {"command": command_line("bench planner", config, omit=("out",)), "seeds": seeds}
+        write_result(config.out, "planner", name, summary, artifacts=artifacts(adapter, []), **provenance)
 
 
 def run(config: PlannerBenchConfig) -> dict:
@@ -131,19 +150,11 @@ def run(config: PlannerBenchConfig) -> dict:
         "config": {k: str(v) for k, v in asdict(config).items()},
         **_plan_cases(planner, cases),
     }
-    if config.out is not None:
-        name = f"planner_{config.level}_{config.planner_name}_{config.seed}_{config.episodes}.json"
-        _write(summary, config.out / name)
+    _write(summary, config, f"{config.level}_{config.planner_name}_{config.seed}_{config.episodes}", summary["seeds"])
     return summary
 
 
-PARAPHRASES = Path(__file__).parent / "paraphrases.jsonl"
-
-
-def run_paraphrases(
-    config: PlannerBenchConfig = PlannerBenchConfig(),
-    path: Path = PARAPHRASES,  # noqa: B008 - frozen
-) -> dict:
+def run_paraphrases(config: PlannerBenchConfig, path: Path = PARAPHRASES) -> dict:
     """Exact decomposition of paraphrased goals, each with the mission it means (``means``, or
     ``mission`` as in the files of ``foreman finetune goals``)."""
     planner = builtin_planner(config.planner, base_model=config.model, adapter=config.adapter)
@@ -157,9 +168,18 @@ def run_paraphrases(
         "planner": planner.identity,
         **_plan_cases(planner, cases),
     }
-    if config.out is not None:
-        _write(summary, config.out / f"planner_{name}_{config.planner_name}.json")
+    _write(summary, replace(config, level="paraphrases", goals=path), f"{name}_{config.planner_name}", None)
     return summary
+
+
+def bench_planner(config: PlannerBenchConfig) -> list[dict]:
+    """``foreman bench planner``: one level, the six BabyAI levels, or a file of paraphrases."""
+    if config.level == "paraphrases":
+        return [run_paraphrases(config, config.goals)]
+    levels = [f"BabyAI-{level}-v0" for level in LEVELS] if config.level == "all" else [config.level]
+    for level in levels:
+        make_env(level)  # an unknown id fails here, before the model loads
+    return [run(replace(config, level=level)) for level in levels]
 
 
 def table(summaries: list[dict]) -> str:

@@ -9,9 +9,8 @@ figure is env frames per second of wall time, collection and updates together.
 from __future__ import annotations
 
 import copy
-import json
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import gymnasium as gym
@@ -21,7 +20,10 @@ from stable_baselines3 import PPO
 from stable_baselines3.common.policies import ActorCriticPolicy
 from stable_baselines3.common.vec_env import DummyVecEnv, SubprocVecEnv
 
+from foreman.arguments import command_line
+from foreman.bench.results import artifacts, write_result
 from foreman.envs import AgentMemory, make_env
+from foreman.paths import user_path
 from foreman.skills import SkillLibrary
 from foreman.skills.network import N_ACTIONS, SkillNetwork
 from foreman.skills.observation import observe
@@ -39,7 +41,8 @@ class ThroughputConfig:
     rollout: int = 64
     workers: int = 2
     """foreman's sampling processes; torch threads of both learners"""
-    out: Path | None = Path("bench/results")
+    out: Path | None = field(default_factory=lambda: user_path("bench"))
+    """folder for the summary result file (none: do not write it)"""
 
 
 class MemoryObservation(gym.Wrapper):
@@ -152,9 +155,10 @@ def run(config: ThroughputConfig, library: SkillLibrary | None = None) -> dict:
     } | {name: {"frames": stats.frames, "seconds": s, "fps": stats.frames / s} for name, s in seconds.items()}
     result["ratio"] = result["foreman"]["fps"] / max(result["sb3_dummy"]["fps"], result["sb3_subproc"]["fps"])
     if config.out is not None:
-        config.out.mkdir(parents=True, exist_ok=True)
-        name = f"ppo_throughput_{config.skill}_{config.frames}_w{config.workers}.json"
-        (config.out / name).write_text(json.dumps(result, indent=1))
+        provenance = {"command": command_line("bench ppo", config, omit=("out",)), "seeds": None}
+        hashes = artifacts(None, [(library or SkillLibrary()).load(config.skill).card])
+        name = f"{config.skill}_{config.frames}_w{config.workers}"
+        write_result(config.out, "ppo", name, result, artifacts=hashes, **provenance)
     return result
 
 

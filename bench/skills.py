@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from foreman.bench.agent import wilson
+from foreman.arguments import command_line
+from foreman.bench.results import artifacts, write_result
+from foreman.evaluation import wilson
+from foreman.paths import user_path
 from foreman.skills import SkillLibrary
 from foreman.skills.train import evaluate
 
@@ -17,7 +19,9 @@ class SkillBenchConfig:
     seed: int = 20_000_000
     """held out: demonstrations use seeds from 0, card evaluations from 10,000,000"""
     workers: int = 2
-    out: Path | None = Path("bench/results")
+    """processes playing episodes"""
+    out: Path | None = field(default_factory=lambda: user_path("bench"))
+    """folder for the summary result files (none: do not write them)"""
 
 
 def run(config: SkillBenchConfig, library: SkillLibrary | None = None) -> list[dict]:
@@ -44,8 +48,11 @@ def run(config: SkillBenchConfig, library: SkillLibrary | None = None) -> list[d
             }
         )
     if config.out is not None:
-        config.out.mkdir(parents=True, exist_ok=True)
-        (config.out / f"skills_s{config.seed}_n{config.episodes}.json").write_text(json.dumps(rows, indent=1))
+        command = command_line("bench skills", config, omit=("out",))
+        for row, card in zip(rows, library.cards(), strict=True):
+            hashes = artifacts(None, [card])
+            name = f"{row['skill']}_s{config.seed}_n{config.episodes}"
+            write_result(config.out, "skills", name, row, command=command, seeds=row["seeds"], artifacts=hashes)
     return rows
 
 

@@ -17,6 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from foreman.errors import ForemanError
+from foreman.paths import PACKAGE_DIR
 from foreman.skills.card import SkillCard
 from foreman.skills.network import SkillNetwork
 from foreman.skills.skill import Skill
@@ -76,7 +77,13 @@ class SkillLibrary:
         return Skill(card, network)
 
     def save(self, network: SkillNetwork, card: SkillCard) -> Path:
-        """Write the weights, then the card with their sha256; returns the skill's folder."""
+        """Write the weights, then the card with their sha256; returns the skill's folder. The
+        built-in library is read-only: a skill trained or refitted goes to a user's library."""
+        if self.root.resolve().is_relative_to(PACKAGE_DIR):
+            raise SkillLoadError(
+                f"{self.root} is inside the installed foreman package, which is read-only: "
+                "save the skill in a library folder of your own (--library DIR)"
+            )
         folder = self.root / card.name
         folder.mkdir(parents=True, exist_ok=True)
         weights = folder / "model.safetensors"

@@ -23,9 +23,10 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from foreman.envs import AgentMemory, Subgoal, make_env
+from foreman.paths import user_path
 from foreman.skills.card import Evaluation, SkillCard, Training
 from foreman.skills.critic import CriticConfig, fit_critic
-from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary
+from foreman.skills.library import SkillLibrary
 from foreman.skills.network import N_ACTIONS, SkillNetwork, native_bf16
 from foreman.skills.observation import observe
 from foreman.skills.ppo import PPOConfig, finetune
@@ -94,8 +95,10 @@ class TrainConfig:
     critic_episodes: int = 400
     """episodes of the finished policy whose outcomes its critic is fitted to (skills/critic.py);
     a quarter as many again measure the fit"""
-    library: Path = BUILT_IN_LIBRARY
-    logdir: Path | None = Path("runs")
+    library: Path | None = None
+    """the library folder the skill is saved in (default: skills/ in the user's foreman folder)"""
+    logdir: Path | None = None
+    """a TensorBoard log folder (default: none)"""
     version: str = "0.2.0"
 
     @property
@@ -316,6 +319,7 @@ def train(config: TrainConfig) -> SkillCard:
     if config.skill not in BUILT_IN:
         raise ValueError(f"no trainer for skill {config.skill!r}; trainable: {', '.join(BUILT_IN)}")
     config = replace(config, bf16=native_bf16(config.bf16))  # the card records what ran
+    torch.set_num_threads(1)  # one thread per collecting process trained fastest; cloning takes more below
     torch.manual_seed(config.seed)
     rng = np.random.default_rng(config.seed)
     started = time.perf_counter()
@@ -375,5 +379,14 @@ def train(config: TrainConfig) -> SkillCard:
         writer.add_scalar("charts/eval_success_rate", evaluation.success_rate, step)
         writer.close()
     card = card.model_copy(update={"evaluation": evaluation})
-    folder = SkillLibrary(config.library).save(network, card)
-    return SkillLibrary(config.library).load(folder.name).card
+    library = SkillLibrary(config.library or user_path("skills"))
+    return library.load(library.save(network, card).name).card
+
+
+def train_text(card: SkillCard) -> str:
+    evaluation, training = card.evaluation, card.training
+    assert evaluation is not None
+    return (
+        f"{card.name}: {evaluation.success_rate:.1%} success on {evaluation.episodes} held-out episodes of "
+        f"{evaluation.env_id} ({training.demos} demos, {training.frames} frames, {training.minutes:.1f} min)"
+    )

@@ -11,6 +11,12 @@ from minigrid.minigrid_env import MiniGridEnv
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
 
+@pytest.fixture(autouse=True)
+def _user_folder(tmp_path_factory, monkeypatch):
+    """Whatever a test writes by default goes to a foreman folder of the test run's, not the home."""
+    monkeypatch.setenv("FOREMAN_HOME", str(tmp_path_factory.getbasetemp() / "foreman-home"))
+
+
 def bot_actions(env: gym.Env, max_steps: int = 2000):
     """Yield (action, step result) while the BabyAI bot plays the env's own mission."""
     bot = BabyAIBot(env.unwrapped)
@@ -24,12 +30,26 @@ def bot_actions(env: gym.Env, max_steps: int = 2000):
 
 
 @pytest.fixture(scope="session")
-def tiny_library(tmp_path_factory):
-    """A library with one small go_to skill cloned from 60 GoToLocal demos (seconds to train)."""
+def tiny_library(tmp_path_factory, worker_id):
+    """A library with one small go_to skill cloned from 60 GoToLocal demos (seconds to train),
+    trained once per test run and shared by the xdist workers (under a file lock)."""
+    from filelock import FileLock
+
     from foreman.skills import SkillLibrary
+
+    shared = tmp_path_factory.getbasetemp()
+    if worker_id != "master":
+        shared = shared.parent  # this run's folder, above each worker's own
+    root = shared / "tiny_library"
+    with FileLock(str(root) + ".lock"):
+        if not (root / "go_to" / "card.json").exists():
+            _train_tiny(root)
+    return SkillLibrary(root)
+
+
+def _train_tiny(root):
     from foreman.skills.train import TrainConfig, train
 
-    root = tmp_path_factory.mktemp("library")
     config = TrainConfig(
         skill="go_to",
         env_id="Foreman-GoToLocal-v0",
@@ -45,7 +65,6 @@ def tiny_library(tmp_path_factory):
         logdir=None,
     )
     train(config)
-    return SkillLibrary(root)
 
 
 class TinyRoom(MiniGridEnv):

@@ -48,4 +48,6 @@ def test_reworded_goals_are_scored_against_their_missions(tmp_path, monkeypatch)
     assert summary["level"] == "reworded" and summary["episodes"] == 2
     assert [r["means"] for r in summary["per_episode"]] == ["go to a red box", "pick up the key"]
     assert [r["exact_any_article"] for r in summary["per_episode"]] == [True, False]
-    assert (tmp_path / f"planner_reworded_{bench.PlannerBenchConfig().planner_name}.json").exists()
+    written = json.loads((tmp_path / f"planner_reworded_{bench.PlannerBenchConfig().planner_name}.json").read_text())
+    assert written["summary"]["exact"] == summary["exact"] and "per_episode" not in written["summary"]
+    assert written["command"].startswith("foreman bench planner --level paraphrases --goals ")

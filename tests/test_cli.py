@@ -24,7 +24,7 @@ def test_describe_json(capsys):
 
 def test_parse_json_and_clauses(capsys):
     assert main(["parse", "--json", "open a door after you go to the red ball"]) == 0
-    tree = json.loads(capsys.readouterr().out)
+    tree = json.loads(capsys.readouterr().out)["instruction"]
     assert tree["kind"] == "after" and tree["first"]["kind"] == "go_to"
     assert main(["parse", "open a door after you go to the red ball"]) == 0
     assert capsys.readouterr().out == "1. go to the red ball\n2. open a door\n"
@@ -61,20 +61,35 @@ def test_run_without_env_finds_a_level_whose_mission_is_the_goal_or_says_what_to
 
 
 def test_finetune_sft_reads_a_mix_of_levels_and_refuses_a_malformed_one(capsys):
-    from foreman.cli import build_parser
+    from foreman.cli import parse_command
 
-    args = build_parser().parse_args(
-        ["finetune", "sft", "--levels", "BabyAI-BossLevel-v0=0.7, BabyAI-GoToSeq-v0=0.3", "--init-adapter", "a"]
-    )
-    assert args.levels == {"BabyAI-BossLevel-v0": 0.7, "BabyAI-GoToSeq-v0": 0.3}
-    assert str(args.init_adapter) == "a"
+    argv = ["finetune", "sft", "--levels", "BabyAI-BossLevel-v0=0.7, BabyAI-GoToSeq-v0=0.3", "--init-adapter", "a"]
+    _, config, _ = parse_command(argv)
+    assert config.data.levels == {"BabyAI-BossLevel-v0": 0.7, "BabyAI-GoToSeq-v0": 0.3}
+    assert str(config.init_adapter) == "a" and config.data.examples == 1000  # the recipe's own default
     with pytest.raises(SystemExit):
-        build_parser().parse_args(["finetune", "sft", "--levels", "BabyAI-BossLevel-v0"])
+        parse_command(["finetune", "sft", "--levels", "BabyAI-BossLevel-v0"])
     assert "--levels" in capsys.readouterr().err
 
 
-def test_the_clis_planner_kinds_are_the_built_in_ones():
-    from foreman.cli import PLANNER_KINDS
-    from foreman.planner.builtin import PLANNER_KINDS as BUILT_IN
+def test_options_come_from_the_configs_with_their_docstrings_and_defaults(capsys):
+    """--help shows each field's docstring and its default, from the dataclass alone."""
+    from foreman.evaluation import EvalConfig
 
-    assert PLANNER_KINDS == BUILT_IN
+    with pytest.raises(SystemExit):
+        main(["eval", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "0 turns replanning off (default: 3)" in help_text
+    assert f"(default: {EvalConfig().seed:,})" in help_text
+    with pytest.raises(SystemExit):
+        main(["eval", "--planner", "oracle"])
+    assert "invalid choice: 'oracle'" in capsys.readouterr().err
+
+
+def test_every_command_builds_its_options_and_its_functions_exist():
+    from foreman.cli import COMMANDS, _loaded, build_parser
+
+    for command in COMMANDS:
+        build_parser(command.words.split())  # the config's fields all make options
+        for name in (command.config, command.main, command.text):
+            assert callable(_loaded(command, name)), (command.words, name)

@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from foreman.bench import agent as agent_bench
-from foreman.bench.agent import EvalConfig, GoalsFileError, episode_specs, run
+from foreman import evaluation as agent_bench
 from foreman.cli import main
+from foreman.evaluation import EvalConfig, GoalsFileError, episode_specs, run
 from foreman.traces import episodes, read_trace
 
 
@@ -135,7 +135,7 @@ def test_kill_9_loses_at_most_the_episode_in_flight_and_resume_completes(tmp_pat
     assert 3 <= done < 30
     finished = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=300)
     assert finished.returncode == 0, finished.stderr
-    summary = json.loads(finished.stdout)
+    (summary,) = json.loads(finished.stdout)
     assert [r["index"] for r in summary["per_episode"]] == list(range(30))
 
 

@@ -277,11 +277,6 @@ def test_the_shipped_adapter_card_matches_its_weights():
     assert Path(DEFAULT_ADAPTER / "adapter_config.json").is_file()
 
 
-def test_installing_copies_the_adapter_where_the_planner_finds_it(trained, tmp_path, monkeypatch):
-    from foreman.planner.tuning import adapter
-
+def test_the_run_folder_is_an_adapter_the_planner_loads(trained):
     config, _, _, card = trained
-    monkeypatch.setattr(adapter, "ADAPTERS_DIR", tmp_path)
-    target = adapter.install_adapter(config.out)
-    assert target == tmp_path / card.name and load_card(target) == card
-    assert not (target / "checkpoint.pt").exists()
+    assert load_card(config.out) == card  # `--adapter RUN_FOLDER`: no copy into the package

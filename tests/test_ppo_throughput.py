@@ -14,8 +14,9 @@ def test_both_trainers_run_the_same_frames_and_the_result_is_written(tmp_path):
     assert {result[k]["frames"] for k in ("foreman", "sb3_dummy", "sb3_subproc")} == {64}
     fastest_sb3 = max(result["sb3_dummy"]["fps"], result["sb3_subproc"]["fps"])
     assert result["ratio"] == pytest.approx(result["foreman"]["fps"] / fastest_sb3)
-    written = json.loads((tmp_path / "ppo_throughput_go_to_64_w2.json").read_text())
-    assert written["ratio"] == result["ratio"]
+    written = json.loads((tmp_path / "ppo_go_to_64_w2.json").read_text())
+    assert written["summary"]["ratio"] == result["ratio"] and written["artifacts"]["skill:go_to"]
+    assert written["command"] == "foreman bench ppo --frames 64 --envs 4 --rollout 16"
     assert "ratio foreman / faster SB3" in table(result)
 
 

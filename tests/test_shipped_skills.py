@@ -17,5 +17,6 @@ def test_shipped_skill_reaches_its_card_success_on_a_seed_sample(name):
     skill = SkillLibrary().load(name)
     card = skill.card.evaluation
     first = card.seeds[0]
-    sample = evaluate(skill, card.env_id, range(first, first + 50))
+    # 20 of the card's own (seeded, so deterministic) episodes: a broken skill fails most of them
+    sample = evaluate(skill, card.env_id, range(first, first + 20))
     assert sample.success_rate >= card.success_rate - 0.1

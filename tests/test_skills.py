@@ -298,7 +298,7 @@ def test_the_cli_fits_a_critic_and_stores_it_on_the_card(trained, tmp_path, caps
     shutil.copytree(library, copy)
     args = ["skills", "fit-critic", "go_to", "--episodes", "4", "--held-out", "2", "--workers", "1"]
     assert main([*args, "--library", str(copy), "--json"]) == 0
-    fit = json.loads(capsys.readouterr().out)
+    fit = json.loads(capsys.readouterr().out)["training"]["critic"]
     stored = SkillLibrary(copy).load("go_to").card
     assert stored.training.critic.model_dump(mode="json") == fit and fit["episodes"] == 4
     assert stored.weights_sha256 != card.weights_sha256 and stored.evaluation == card.evaluation

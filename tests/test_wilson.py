@@ -1,6 +1,6 @@
 import pytest
 
-from foreman.bench.agent import wilson
+from foreman.evaluation import wilson
 
 
 def test_wilson_interval_matches_known_values():

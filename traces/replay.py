@@ -7,6 +7,7 @@ episode is reproducible from its trace. Frames can be rendered at subgoal bounda
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -25,6 +26,14 @@ class Replay:
     steps: int
     frames: list[np.ndarray] = field(default_factory=list)
     """RGB frames: the start, then the end of each subgoal (when asked for)"""
+
+
+def write_gif(frames: list[np.ndarray], path: Path) -> None:
+    """The frames as an animated GIF (120 ms a frame, looping)."""
+    from PIL import Image
+
+    images = [Image.fromarray(f) for f in frames]
+    images[0].save(path, save_all=True, append_images=images[1:], duration=120, loop=0)
 
 
 def replay(events: list[Event], frames: bool = False, every_step: bool = False) -> Replay:

@@ -134,16 +134,3 @@ def gguf_adapter(directory: Path) -> Path:
     writer.close()
     partial.replace(target)
     return target
-
-
-def install_adapter(run_dir: Path) -> Path:
-    """Copy a trained adapter (weights, peft config, card) from its run folder into ``ADAPTERS_DIR``,
-    where the built-in planner finds it by name."""
-    import shutil
-
-    card = load_card(run_dir)
-    target = ADAPTERS_DIR / card.name
-    target.mkdir(parents=True, exist_ok=True)
-    for name in (WEIGHTS, "adapter_config.json", CARD):
-        shutil.copyfile(run_dir / name, target / name)
-    return target

@@ -47,20 +47,33 @@ LEVEL_WEIGHTS: dict[str, float] = {
 }
 
 
+def level_weights(text: str) -> dict[str, float]:
+    """``ENV=WEIGHT,ENV=WEIGHT`` (as written on the command line) -> {env: weight}."""
+    weights = {}
+    for part in text.split(","):
+        env_id, _, weight = part.partition("=")
+        weights[env_id.strip()] = float(weight)
+    return weights
+
+
 @dataclass(frozen=True)
 class DataRecipe:
     """How a data set is made; the same recipe always makes the same examples."""
 
     examples: int = 1000
+    """(request, plan) examples to make"""
     seed: int = 10_000_000
     """env seeds are ``seed``, ``seed + 1``, ...: far from the benchmarks' (1,000,000+ and 2,000,000+)"""
     paraphrase_fraction: float = 0.3
+    """goals reworded with their noun phrases kept word for word"""
     replan_fraction: float = 0.12
+    """replanning turns: a history where the next clause failed, with the orchestrator's feedback"""
     barred_fraction: float = 0.0
     """of the replan examples whose failed subgoal is not about a door: those failed with "the C
     door is locked; a C key is needed" (0 draws nothing extra, so earlier recipes make the same
     examples)"""
-    levels: dict[str, float] = field(default_factory=lambda: dict(LEVEL_WEIGHTS))
+    levels: dict[str, float] = field(default_factory=lambda: dict(LEVEL_WEIGHTS), metadata={"parse": level_weights})
+    """the mix of levels the missions come from, ENV=WEIGHT,..."""
 
 
 class PlanExample(BaseModel):

@@ -35,7 +35,7 @@ from pathlib import Path
 from foreman.envs import Subgoal, make_env
 from foreman.planner.llm import LLMPlanner, PlanRequest
 from foreman.planner.plan import PlanParser, format_plan
-from foreman.planner.tuning.data import DataRecipe, PlanExample, generate, library_specs
+from foreman.planner.tuning.data import DataRecipe, PlanExample, generate, level_weights, library_specs
 from foreman.planner.tuning.rewording import default_rewriter, keeps_meaning, reword
 from foreman.planner.tuning.sft import SFTConfig
 
@@ -59,11 +59,13 @@ FULL_DISTRIBUTION = {"top_k": 0, "top_p": 1.0, "min_p": 0.0}
 @dataclass(frozen=True)
 class OutcomeConfig:
     goals: int = 150
+    """unlabeled goals: missions reworded by the untuned 1.5B model"""
     seed: int = 11_000_000
     """env seeds ``seed`` .. ``seed + goals - 1``: apart from the SFT recipe's and the benchmarks'"""
     samples: int = 8
     """plans sampled for a goal whose greedy plan failed"""
     temperature: float = 1.5
+    """their sampling temperature"""
     proposals: int = 3
     """plans from the proposer (greedy, then sampled at ``proposal_temperature``) where the greedy
     plan failed"""
@@ -75,10 +77,12 @@ class OutcomeConfig:
     reword_attempts: int = 3
     """rewordings drawn per mission until one keeps its meaning; a mission without one is left out"""
     correction_repeats: int = 3
+    """times a sampled plan that succeeded where the greedy one failed is trained on"""
     greedy_repeats: int = 1
     """times a goal whose greedy plan succeeded counts; 0 trains on corrections (and replay) only, so
     that plans which succeeded by an execution's luck are not reinforced"""
-    levels: dict[str, float] = field(default_factory=lambda: dict(OUTCOME_LEVELS))
+    levels: dict[str, float] = field(default_factory=lambda: dict(OUTCOME_LEVELS), metadata={"parse": level_weights})
+    """the mix of levels the goals' missions come from, ENV=WEIGHT,..."""
     replay_fraction: float = 0.5
     """examples of the SFT recipe mixed in per outcome example (repeats counted)"""
     replans: bool = False
@@ -86,6 +90,7 @@ class OutcomeConfig:
     replan_samples: int = 2
     """revisions sampled at that replan request, besides the greedy one and the reorderings"""
     replan_repeats: int = 3
+    """times a sampled revision that succeeded at the replan request is trained on"""
     greedy_revision_repeats: int = 1
     """times a greedy revision that succeeded is trained on: it keeps what the planner did right
     at replan requests (fetch the key of a locked door) while the corrections teach the rest"""

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
+from foreman.paths import user_path
 from foreman.planner.llama_chat import chat_messages
 from foreman.planner.llm import PlannerPrompts
 from foreman.planner.tuning.adapter import CARD, WEIGHTS, AdapterCard, file_sha256, load_card
@@ -31,7 +32,9 @@ TARGET_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj"
 @dataclass(frozen=True)
 class SFTConfig:
     name: str = "qwen2.5-coder-0.5b-plan-lora"
+    """the adapter's name, on its card"""
     base_model: str = QWEN_CODER_0_5B.name
+    """the packaged model the adapter is trained on"""
     data: DataRecipe = field(default_factory=DataRecipe)
     epochs: int = 1
     batch_size: int = 8
@@ -40,10 +43,12 @@ class SFTConfig:
     rank: int = 8
     alpha: float = 16.0
     target_modules: tuple[str, ...] = TARGET_MODULES
-    seed: int = 0
+    shuffle_seed: int = 0
+    """seeds the LoRA initialisation and the batches' order"""
     threads: int = 2
     checkpoint_every: int = 20
-    out: Path = Path("runs/finetune/sft")
+    out: Path = field(default_factory=lambda: user_path("finetune", "sft"))
+    """run folder: checkpoint, TensorBoard logs, and the adapter (load it with --adapter)"""
     init_adapter: Path | None = None
     """train this adapter further (same base, rank, alpha and modules) instead of a fresh one"""
 
@@ -125,7 +130,7 @@ def train_sft(
 
     started = time.perf_counter()
     torch.set_num_threads(config.threads)
-    torch.manual_seed(config.seed)
+    torch.manual_seed(config.shuffle_seed)
     prior = load_card(config.init_adapter) if config.init_adapter else None
     if prior is not None:
         mine = (config.base_model, config.rank, config.alpha, list(config.target_modules))
@@ -149,7 +154,10 @@ def train_sft(
         model = get_peft_model(model, lora)
     parameters = [p for p in model.parameters() if p.requires_grad]
     optimizer = torch.optim.AdamW(parameters, lr=config.lr, weight_decay=0.0)
-    plan = [batches([len(ids) for ids, _ in encoded], config.batch_size, config.seed + e) for e in range(config.epochs)]
+    plan = [
+        batches([len(ids) for ids, _ in encoded], config.batch_size, config.shuffle_seed + e)
+        for e in range(config.epochs)
+    ]
     steps = [(epoch, group) for epoch in range(config.epochs) for group in plan[epoch]]
     warmup = max(1, round(config.warmup_fraction * len(steps)))
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: _schedule(s, len(steps), warmup))
