@@ -65,7 +65,9 @@ def _default(field: dataclasses.Field) -> Any:
 
 def _shown(value: Any) -> str:
     if isinstance(value, Path):
-        return str(value)
+        from foreman.paths import PACKAGE_DIR
+
+        return f"the built-in {value.relative_to(PACKAGE_DIR)}" if value.is_relative_to(PACKAGE_DIR) else str(value)
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
         return f"{value:,}"
     return str(value)

@@ -155,11 +155,14 @@ class ReportConfig:
     """the folder of result files"""
     output: Path | None = field(default=None, metadata={"flags": ("-o", "--output")})
     """the Markdown file to write (default: standard output)"""
+    headline: bool = False
+    """only the README's table (the default agent on each level)"""
 
 
 def write_report(config: ReportConfig) -> dict[str, Any]:
     """``foreman bench report``: every result in the folder as one Markdown page."""
-    page = report(read_results(config.results))
+    results = read_results(config.results)
+    page = headline(results) + "\n" if config.headline else report(results)
     if config.output:
         config.output.write_text(page)
     return {"results": str(config.results), "output": str(config.output) if config.output else None, "page": page}
