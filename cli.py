@@ -228,7 +228,8 @@ def _json(result: Any) -> str:
         return result.model_dump_json()
     if isinstance(result, list):
         return json.dumps([r.model_dump(mode="json") if hasattr(r, "model_dump") else r for r in result])
-    return json.dumps(dataclasses.asdict(result) if dataclasses.is_dataclass(result) else result, default=str)
+    plain = dataclasses.is_dataclass(result) and not isinstance(result, type)
+    return json.dumps(dataclasses.asdict(result) if plain else result, default=str)
 
 
 def _failed(result: Any) -> bool:

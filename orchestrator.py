@@ -63,10 +63,13 @@ class AgentConfig:
     max_llm_calls: int = 8
 
 
+SubgoalStatus = Literal["succeeded", "failed", "ran out of steps"]
+
+
 class SubgoalRecord(BaseModel):
     subgoal: Subgoal
     skill: str
-    status: Literal["succeeded", "failed", "ran out of steps"]
+    status: SubgoalStatus
     reason: str = ""
     steps: int
     actions: list[int] = Field(default_factory=list)
@@ -222,7 +225,8 @@ class Agent:
         plans: list[PlanResult] = []
         records: list[SubgoalRecord] = []
         history: list[SubgoalOutcome] = []
-        steps, reward, end, why = 0, 0.0, None, ""
+        steps, reward, why = 0, 0.0, ""
+        end: EndReason | None = None
         while end is None:
             if len(plans) > self.config.max_replans:
                 end = "replan budget"
@@ -339,7 +343,8 @@ class Agent:
         detector = SubgoalDetector(subgoal, env, anchor=start)
         skill.reset()
         actions: list[int] = []
-        reward, env_end = 0.0, None
+        reward = 0.0
+        env_end: EndReason | None = None
         raised, unchanged, locked, away = "", 0, None, 0
         while detector.status == "continue" and len(actions) < budget and unchanged < self.config.stall_steps:
             locked = _locked_target(memory, subgoal)
@@ -367,6 +372,7 @@ class Agent:
             if truncated:
                 env_end = "env step limit"
                 break
+        status: SubgoalStatus
         if detector.status == "success":
             status, reason = "succeeded", ""
         elif raised:

@@ -7,6 +7,8 @@ part of the agent: they live here, in the benchmarks, not in ``skills/``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 from minigrid.core.actions import Actions
 from minigrid.utils.baby_ai_bot import BabyAIBot
@@ -43,12 +45,12 @@ class BotSkill:
         self.name = f"bot_{kind}"
         self.start: Pose | None = None
         self._seen = None
-        self._bot: BabyAIBot | None = None
+        self._bot: Any = None  # BabyAIBot, made at a subgoal's first action
         self._last: int | None = None
         self._freeing_hands = False
 
     def begin(self, subgoal: Subgoal) -> None:
-        base = self.env.unwrapped
+        base: Any = self.env.unwrapped
         if base.step_count == 0:  # a new episode
             self.start, self._seen = current_pose(self.env), None
         instrs = verifier_for(subgoal)
@@ -70,7 +72,7 @@ class BotSkill:
             self.begin(subgoal)
         if self._last == Actions.drop:
             self._bot.mission.instrs.update_objs_poss()
-        base = self.env.unwrapped
+        base: Any = self.env.unwrapped
         if self._freeing_hands:
             if base.carrying is not None:
                 action = put_down_action(base)
@@ -104,7 +106,8 @@ def bot_episode(env: gym.Env, seed: int | None) -> dict:
     """The bot alone on the env's own mission: the upper-bound baseline."""
     obs, _ = env.reset(seed=seed)
     bot = BabyAIBot(env.unwrapped)
-    action, reward, steps, done, terminated = None, 0.0, 0, False, False
+    action, steps, done = None, 0, False
+    reward: Any = 0.0
     while not done:
         action = bot.replan(action)
         obs, reward, terminated, truncated, _ = env.step(action)

@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import copy
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -55,14 +57,16 @@ class MemoryObservation(gym.Wrapper):
         super().__init__(env)
         self.memory = AgentMemory()
         self.memory.observe(env.reset(seed=0)[0])
-        sample = observe(self.memory, env.unwrapped.subgoal)
+        level: Any = env.unwrapped
+        sample = observe(self.memory, level.subgoal)
         self.observation_space = gym.spaces.Dict(
             {k: gym.spaces.Box(-np.inf, np.inf, v.shape, np.float32) for k, v in sample.items()}
         )
         self.action_space = gym.spaces.Discrete(N_ACTIONS)
+        self._level = level
 
     def _observe(self) -> dict[str, np.ndarray]:
-        return {k: v.astype(np.float32) for k, v in observe(self.memory, self.env.unwrapped.subgoal).items()}
+        return {k: v.astype(np.float32) for k, v in observe(self.memory, self._level.subgoal).items()}
 
     def reset(self, **kwargs):
         obs, info = self.env.reset(**kwargs)
@@ -85,7 +89,7 @@ class SkillPolicy(ActorCriticPolicy):
 
     def _build(self, lr_schedule) -> None:
         self.network = self._given[0]
-        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)
+        self.optimizer = self.optimizer_class(self.parameters(), lr=lr_schedule(1), **self.optimizer_kwargs)  # type: ignore[call-arg]
 
     def _heads(self, obs: dict[str, torch.Tensor]):
         logits, values = self.network(**obs)
@@ -109,7 +113,7 @@ class SkillPolicy(ActorCriticPolicy):
 
 def _sb3_seconds(network: SkillNetwork, env_id: str, ppo: PPOConfig, frames: int, vec_env: type) -> float:
     started = time.perf_counter()
-    factories = [lambda: MemoryObservation(make_env(env_id)) for _ in range(ppo.envs)]
+    factories: list[Callable[[], gym.Env]] = [lambda: MemoryObservation(make_env(env_id)) for _ in range(ppo.envs)]
     venv = vec_env(factories, start_method="fork") if vec_env is SubprocVecEnv else vec_env(factories)
     venv.seed(ppo.seed)
     model = PPO(

@@ -84,6 +84,13 @@ class AgentMemory:
         """cell of an object the agent put down -> the cell where that object first stood"""
         self._held_origin: tuple[int, int] | None = None
 
+    @property
+    def view(self) -> np.ndarray:
+        """The latest egocentric view; an error before the first ``observe``, not a None to trip on."""
+        if self._view is None:
+            raise RuntimeError("AgentMemory.observe(obs) must be called before the memory is read")
+        return self._view
+
     def observe(self, obs: dict, action: int | None = None) -> None:
         image = np.asarray(obs["image"])
         held_before = action is not None and int(self.carried_code[0]) in _DESCRIBED
@@ -204,8 +211,8 @@ class AgentMemory:
         return self._room_cache[1]
 
     def _front(self) -> np.ndarray:
-        size = self._view.shape[0]
-        return self._view[size // 2, size - 2]
+        size = self.view.shape[0]
+        return self.view[size // 2, size - 2]
 
     def _front_passable(self) -> bool:
         front = self._front()
@@ -214,14 +221,14 @@ class AgentMemory:
     @property
     def carried_code(self) -> np.ndarray:
         """The carried object's MiniGrid code (type, colour, state); type 1 (empty) if none."""
-        size = self._view.shape[0]
-        return self._view[size // 2, size - 1]
+        size = self.view.shape[0]
+        return self.view[size // 2, size - 1]
 
     @property
     def carrying(self) -> str | None:
         """The carried object's name ("red ball"), or None."""
-        size = self._view.shape[0]
-        cell = self._view[size // 2, size - 1]
+        size = self.view.shape[0]
+        cell = self.view[size // 2, size - 1]
         return _cell_name(cell) if int(cell[0]) in _DESCRIBED else None
 
     @property
@@ -236,13 +243,13 @@ class AgentMemory:
 
     def objects(self) -> list[SeenObject]:
         """Everything remembered, nearest first; ``in_view`` marks what is visible now."""
-        size = self._view.shape[0]
+        size = self.view.shape[0]
         seen = []
         for x, y in np.argwhere(np.isin(self.grid[:, :, 0], list(_DESCRIBED))):
             obj_type, color, state = (int(v) for v in self.grid[x, y])
             ahead, right = (int(v) for v in self.egocentric(np.array([x, y]) - self.SIZE // 2))
             i, j = right + size // 2, size - 1 - ahead
-            in_view = 0 <= i < size and 0 <= j < size and self._view[i, j, 0] != _UNSEEN
+            in_view = 0 <= i < size and 0 <= j < size and self.view[i, j, 0] != _UNSEEN
             seen.append(
                 SeenObject(
                     type=IDX_TO_OBJECT[obj_type],

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
-from typing import Literal, NamedTuple
+from typing import Any, Literal, NamedTuple
 
 import gymnasium as gym
 from minigrid.core.actions import Actions
@@ -53,7 +53,7 @@ class Pose(NamedTuple):
 
 def current_pose(env: gym.Env) -> Pose:
     """The agent's true pose (for detectors and tests only: it is privileged state)."""
-    base = env.unwrapped
+    base: Any = env.unwrapped
     return Pose((int(base.agent_pos[0]), int(base.agent_pos[1])), int(base.agent_dir))
 
 
@@ -63,7 +63,7 @@ def _posed(env: gym.Env, pose: Pose | None) -> Iterator[None]:
     if pose is None:
         yield
         return
-    base = env.unwrapped
+    base: Any = env.unwrapped
     saved = (base.agent_pos, base.agent_dir)
     base.agent_pos, base.agent_dir = pose.pos, pose.dir
     try:

@@ -19,7 +19,7 @@ and success detectors: see :data:`Subgoal`.
 from __future__ import annotations
 
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Literal, get_args
 
 from minigrid.envs.babyai.core import verifier as babyai
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -31,9 +31,9 @@ ObjectType = Literal["ball", "box", "key", "door"]
 Location = Literal["front", "behind", "left", "right"]
 Article = Literal["the", "a"]
 
-COLORS: tuple[str, ...] = Color.__args__
-OBJECT_TYPES: tuple[str, ...] = ObjectType.__args__
-LOCATIONS: tuple[str, ...] = Location.__args__
+COLORS: tuple[str, ...] = get_args(Color)
+OBJECT_TYPES: tuple[str, ...] = get_args(ObjectType)
+LOCATIONS: tuple[str, ...] = get_args(Location)
 
 _LOCATION_TEXT = {
     "front": "in front of you",
@@ -59,7 +59,7 @@ class ObjectDesc(_Node):
     location: Location | None = None
 
     def to_text(self) -> str:
-        words = [self.article, self.color, self.type or "object"]
+        words: list[str | None] = [self.article, self.color, self.type or "object"]
         if self.location:
             words.append(_LOCATION_TEXT[self.location])
         return " ".join(w for w in words if w)
@@ -141,7 +141,7 @@ class Drop(_Node):
 Clause = Annotated[GoTo | PickUp | Open | PutNext, Field(discriminator="kind")]
 Subgoal = Annotated[GoTo | PickUp | Open | PutNext | Drop, Field(discriminator="kind")]
 SubgoalKind = Literal["go_to", "pick_up", "open", "drop", "put_next"]
-SUBGOAL_KINDS: tuple[str, ...] = SubgoalKind.__args__
+SUBGOAL_KINDS: tuple[str, ...] = get_args(SubgoalKind)
 
 
 class And(_Node):
@@ -307,11 +307,13 @@ class _Parser:
             self.take("on")
             self.take("your")
             location = self.take("left", "right")
-        return ObjectDesc(
-            article=article,
-            color=color,
-            type=None if obj_type == "object" else obj_type,
-            location=location,
+        return ObjectDesc.model_validate(  # the words were checked against the vocabulary as they were read
+            {
+                "article": article,
+                "color": color,
+                "type": None if obj_type == "object" else obj_type,
+                "location": location,
+            }
         )
 
 
@@ -356,9 +358,9 @@ def from_babyai(instr: babyai.Instr) -> Instruction:
     if isinstance(instr, babyai.PutNextInstr):
         return PutNext(target=desc_from_babyai(instr.desc_move), next_to=desc_from_babyai(instr.desc_fixed))
     if isinstance(instr, babyai.AndInstr):
-        return And(first=from_babyai(instr.instr_a), second=from_babyai(instr.instr_b))
+        return And.model_validate({"first": from_babyai(instr.instr_a), "second": from_babyai(instr.instr_b)})
     if isinstance(instr, babyai.BeforeInstr):
-        return Before(first=from_babyai(instr.instr_a), second=from_babyai(instr.instr_b))
+        return Before.model_validate({"first": from_babyai(instr.instr_a), "second": from_babyai(instr.instr_b)})
     if isinstance(instr, babyai.AfterInstr):
-        return After(second=from_babyai(instr.instr_a), first=from_babyai(instr.instr_b))
+        return After.model_validate({"second": from_babyai(instr.instr_a), "first": from_babyai(instr.instr_b)})
     raise TypeError(f"no mission clause for BabyAI instruction {type(instr).__name__}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from gymnasium.envs.registration import register
+from minigrid.core.world_object import WorldObj
 from minigrid.envs.babyai.core.levelgen import LevelGen
 from minigrid.envs.babyai.core.verifier import OBJ_TYPES_NOT_DOOR, ObjDesc
 
@@ -103,7 +104,7 @@ class SubgoalLevel(LevelGen):
         self.key_in_hand_prob = key_in_hand_prob
         self.open_target_prob = open_target_prob
         self.subgoal: Subgoal | None = None
-        self._to_carry = None
+        self._to_carry: WorldObj | None = None
         super().__init__(
             room_size=room_size,
             num_rows=num_rows,
@@ -140,7 +141,9 @@ class SubgoalLevel(LevelGen):
             self.subgoal = PutNext(target=move, next_to=desc_from_babyai(self.rand_obj()))
         else:
             obj = self._rand_elem(self.rand_obj(types=OBJ_TYPES_NOT_DOOR).obj_set)
-            self.grid.set(*obj.cur_pos, None)
+            assert obj.cur_pos is not None  # a spare object lies on the grid
+            x, y = obj.cur_pos
+            self.grid.set(x, y, None)
             obj.cur_pos = None
             self._to_carry = obj
             self.subgoal = Drop(target=ObjectDesc(color=obj.color, type=obj.type))
@@ -179,7 +182,9 @@ class SubgoalLevel(LevelGen):
         ]
         if spare:
             obj = self._rand_elem(spare)
-            self.grid.set(*obj.cur_pos, None)
+            assert obj.cur_pos is not None  # a spare object lies on the grid
+            x, y = obj.cur_pos
+            self.grid.set(x, y, None)
             obj.cur_pos = None
             self._to_carry = obj
 

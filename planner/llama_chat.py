@@ -150,8 +150,8 @@ class LlamaCppScorer:
         self.model, self.lora, self.n_ctx = model, lora, n_ctx
         self.name = model.name + (f" + {lora.name}" if lora else "")
         self.evaluated_tokens = 0
-        self._llama = None
-        self._format = None
+        self._llama: Any = None
+        self._format: Any = None
 
     def _ready(self):
         if self._llama is None:

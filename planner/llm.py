@@ -175,7 +175,7 @@ def clean_goal(goal: str) -> str:
 def open_result(request: PlanRequest, template: str, messages: list[BaseMessage]) -> PlanResult:
     """The result a planner fills in for ``request``, already a recorded failure when the goal is
     empty or too long (refused without a model call)."""
-    reason = "replan" if request.history else "initial"
+    reason: Literal["initial", "replan"] = "replan" if request.history else "initial"
     result = PlanResult(plan=None, reason=reason, template=template, user_message=str(messages[-1].content))
     goal = clean_goal(request.goal)
     if not goal:

@@ -62,7 +62,7 @@ def skill_specs(cards: Sequence[Mapping[str, Any]]) -> list[SkillSpec]:
 def vocabulary_specs() -> list[SkillSpec]:
     """One skill per subgoal kind, named after it: the plan vocabulary when no cards are given."""
     return [
-        SkillSpec(name=kind, description=cls.__doc__.strip().splitlines()[0], subgoal=kind)
+        SkillSpec(name=kind, description=(cls.__doc__ or kind).strip().splitlines()[0], subgoal=kind)
         for kind, (cls, _, _) in _SIGNATURES.items()
     ]
 

@@ -6,6 +6,8 @@ planner. It isolates execution errors from planning errors: with it, every failu
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 
 from foreman.envs import clauses_in_order, from_babyai
@@ -24,7 +26,8 @@ class PrivilegedReferencePlanner:
         self.env = env
 
     def plan(self, request: PlanRequest) -> PlanResult:
-        clauses = clauses_in_order(from_babyai(self.env.unwrapped.instrs))
+        level: Any = self.env.unwrapped
+        clauses = clauses_in_order(from_babyai(level.instrs))
         remaining = list(clauses)
         for outcome in request.history:
             if outcome.status == "succeeded" and outcome.subgoal in remaining:

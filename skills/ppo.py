@@ -175,7 +175,7 @@ def finetune(
         raise ValueError(f"envs ({config.envs}) must split evenly over workers ({config.workers})")
     seeds = range(config.seed, config.seed + config.envs)
     if config.workers > 1:
-        sampler = ParallelSampler(env_id, seeds, config.workers, network.config())
+        sampler: Sampler | ParallelSampler = ParallelSampler(env_id, seeds, config.workers, network.config())
     else:
         sampler = Sampler(env_id, seeds)
     torch.set_num_threads(config.workers)

@@ -26,7 +26,7 @@ TRACE_VERSION = 1
 class _Event(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    v: Literal[1] = TRACE_VERSION
+    v: Literal[1] = 1  # TRACE_VERSION
     episode: int
     time: float
     """seconds since the epoch when the event was written"""

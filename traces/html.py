@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+from collections.abc import Sequence
 
 from PIL import Image
 
@@ -34,7 +35,7 @@ ol.plan li{font-family:monospace}
 
 def _png(frame, width: int = 320) -> str:
     image = Image.fromarray(frame)
-    image = image.resize((width, round(width * image.height / image.width)), Image.NEAREST)
+    image = image.resize((width, round(width * image.height / image.width)), Image.Resampling.NEAREST)
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=True)
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -102,7 +103,7 @@ def _episode(number: int, events: list[Event], frames: bool) -> str:
     return "\n".join(parts)
 
 
-def render_html(events: list[Event], problems: list[str] = (), frames: bool = True, title: str = "trace") -> str:
+def render_html(events: list[Event], problems: Sequence[str] = (), frames: bool = True, title: str = "trace") -> str:
     """The report as one HTML string; ``problems`` (unreadable lines) are listed at the top."""
     body = []
     if problems:

@@ -13,6 +13,7 @@ import hashlib
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
@@ -96,7 +97,7 @@ def load_card(directory: Path) -> AdapterCard:
     return card
 
 
-def gguf_tensors(state: dict) -> dict[str, object]:
+def gguf_tensors(state: dict) -> dict[str, Any]:
     """peft LoRA tensors (``...layers.N.self_attn.q_proj.lora_A.weight``) under llama.cpp's names
     (``blk.N.attn_q.weight.lora_a``); shapes stay as they are (A: rank x in, B: out x rank)."""
     tensors = {}

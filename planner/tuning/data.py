@@ -199,7 +199,8 @@ def generate(recipe: DataRecipe) -> Iterator[PlanExample]:
         clauses = clauses_in_order(from_babyai(env.unwrapped.instrs))
         specs = rng.choice(_skill_lists())
         draw = rng.random()
-        goal, plan, kind = mission, clauses, "mission"
+        kind: ExampleKind = "mission"
+        goal, plan = mission, clauses
         if draw < recipe.paraphrase_fraction:
             pronoun = _pronoun_paraphrase(clauses, rng) if len(clauses) == 1 and rng.random() < 0.3 else None
             kind = "pronoun" if pronoun else "paraphrase"

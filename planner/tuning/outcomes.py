@@ -32,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
+import gymnasium as gym
+
 from foreman.envs import Subgoal, make_env
 from foreman.planner.llm import LLMPlanner, PlanRequest
 from foreman.planner.plan import PlanParser, format_plan
@@ -119,7 +121,8 @@ def unlabeled_goals(config: OutcomeConfig, rewriter) -> list[GoalOutcome]:
     meaning (up to ``config.reword_attempts`` draws; a mission none of them keeps is left out)."""
     rng = random.Random(config.seed)
     level_ids, weights = list(config.levels), list(config.levels.values())
-    envs, goals = {}, []
+    envs: dict[str, gym.Env] = {}
+    goals: list[GoalOutcome] = []
     for seed in range(config.seed, config.seed + config.goals):
         env_id = rng.choices(level_ids, weights)[0]
         env = envs.setdefault(env_id, make_env(env_id))
@@ -329,8 +332,8 @@ def train_outcomes(
         bar.close()
     sft.out.mkdir(parents=True, exist_ok=True)
     write_goals(goals, sft.out / "goals.jsonl")
-    scored = summary(goals)
-    (sft.out / "outcomes.json").write_text(json.dumps(scored, indent=1))
+    outcomes = summary(goals)
+    (sft.out / "outcomes.json").write_text(json.dumps(outcomes, indent=1))
     examples = outcome_examples(goals, config, DataRecipe(**card.data) if "examples" in card.data else DataRecipe())
-    data = {"sft": card.data, "outcomes": {**asdict(config), **scored, "examples": len(examples)}}
+    data = {"sft": card.data, "outcomes": {**asdict(config), **outcomes, "examples": len(examples)}}
     return train_sft(replace(sft, init_adapter=adapter), progress=progress, examples=examples, data=data)

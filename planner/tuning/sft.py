@@ -148,7 +148,8 @@ def train_sft(
     examples = generate(config.data) if examples is None else examples
     encoded = [encode(example, tokenizer, prompts) for example in examples]
     lora = LoraConfig(
-        r=config.rank, lora_alpha=config.alpha, target_modules=list(config.target_modules), lora_dropout=0.0
+        r=config.rank,
+        lora_alpha=config.alpha,  # type: ignore[arg-type]  # peft types it int; a float works target_modules=list(config.target_modules), lora_dropout=0.0
     )
     if not isinstance(model, PeftModel):
         model = get_peft_model(model, lora)
