@@ -70,3 +70,14 @@ def test_planner_works_through_langchain_openai(server_url):
     )
     assert [s.to_text() for s in result.plan] == ["pick up the blue key", "open the yellow door"], result.attempts
     assert result.prompt_tokens > 0  # usage came back over the wire
+
+
+def test_foreman_plan_uses_the_server_from_the_command_line(server_url, capsys):
+    import json
+
+    from foreman.cli import main
+
+    goal = "pick up the blue key, then open the yellow door"
+    assert main(["plan", goal, "--planner", "openai", "--server", server_url, "--json"]) == 0
+    record = json.loads(capsys.readouterr().out)
+    assert record["plan_text"] == "pick_up(the blue key)\nopen(the yellow door)" and record["prompt_tokens"] > 0
