@@ -53,8 +53,9 @@ class AgentConfig:
     stall_steps: int = 8
     """a subgoal stops when, in front of a locked door, its actions have changed nothing the agent
     sees for this many steps in a row (toggling a door it has no key for), so the planner hears
-    why sooner. Elsewhere such runs are left alone: on BossLevel a stop after 8 unchanged steps
-    anywhere cost 11.5 points of success (privileged reference planner: 86.5% -> 75.0%)."""
+    why sooner. Elsewhere such runs are left alone: a skill often stands still for a while on its
+    way (turning to look), and stopping it anywhere cost BossLevel much of its success (see
+    docs/lab/agent-status-history.md)."""
     locked_away_steps: int = 40
     """a subgoal stops when, for this many steps in a row, nothing it needs is known and a locked
     door bars all unexplored space (see ``_locked_away``): long enough for its skill to fetch the
@@ -397,9 +398,8 @@ def _ran_out(subgoal: Subgoal, records: list[SubgoalRecord]) -> int:
 def _step_budget(skill: Skill, fixed: int | None, ran_out: int = 0) -> int:
     """The steps a subgoal may take, halved for each time it has already run out of them.
 
-    A retry that succeeds does so early: in one run on BossLevel's 200 agent seeds, 7 of the 22
-    retries of a subgoal that had run out succeeded, in 6-110 steps, and 9 ran out again (one
-    episode spent four put_next budgets of 407 steps)."""
+    A retry that succeeds does so early; one that does not would otherwise spend a whole budget
+    again (one BossLevel episode spent four put_next budgets of 407 steps)."""
     if fixed is not None:
         full = fixed
     else:

@@ -7,7 +7,7 @@ from foreman.skills.card import CriticFit, Evaluation, SkillCard, Training
 from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary, SkillLoadError
 from foreman.skills.network import SkillNetwork
 from foreman.skills.observation import encode_subgoal, observe
-from foreman.skills.skill import Skill
+from foreman.skills.skill import Skill, TrainedSkill
 
 __all__ = [
     "BUILT_IN_LIBRARY",
@@ -19,6 +19,7 @@ __all__ = [
     "SkillLoadError",
     "SkillNetwork",
     "Training",
+    "TrainedSkill",
     "encode_subgoal",
     "observe",
 ]

@@ -20,7 +20,7 @@ import torch
 from foreman.envs import make_env
 from foreman.skills.card import CriticFit
 from foreman.skills.rollout import in_workers, play
-from foreman.skills.skill import Skill, as_batch
+from foreman.skills.skill import TrainedSkill, as_batch
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class CriticConfig:
     workers: int = 2
 
 
-def _played(skill: Skill, env_id: str, keep: int, seeds: range) -> list[tuple[bool, torch.Tensor]]:
+def _played(skill: TrainedSkill, env_id: str, keep: int, seeds: range) -> list[tuple[bool, torch.Tensor]]:
     """(success, trunk features of up to ``keep`` states, the first included) per episode."""
     env = make_env(env_id)
     episodes = []
@@ -52,12 +52,12 @@ def _played(skill: Skill, env_id: str, keep: int, seeds: range) -> list[tuple[bo
     return episodes
 
 
-def _collect(skill: Skill, env_id: str, seeds: range, config: CriticConfig) -> list[tuple[bool, torch.Tensor]]:
+def _collect(skill: TrainedSkill, env_id: str, seeds: range, config: CriticConfig) -> list[tuple[bool, torch.Tensor]]:
     parts = in_workers(_played, (skill, env_id, config.states_per_episode), seeds, config.workers)
     return [episode for part in parts for episode in part]
 
 
-def fit_critic(skill: Skill, env_id: str, config: CriticConfig = CriticConfig()) -> CriticFit:
+def fit_critic(skill: TrainedSkill, env_id: str, config: CriticConfig = CriticConfig()) -> CriticFit:
     """Regress ``skill.network.critic`` onto its episodes' outcomes (in place); returns the fit."""
     torch.manual_seed(config.seed)
     train = _collect(skill, env_id, range(config.seed, config.seed + config.episodes), config)

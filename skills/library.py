@@ -20,7 +20,7 @@ from foreman.errors import ForemanError
 from foreman.paths import PACKAGE_DIR
 from foreman.skills.card import SkillCard
 from foreman.skills.network import SkillNetwork
-from foreman.skills.skill import Skill
+from foreman.skills.skill import TrainedSkill
 
 BUILT_IN_LIBRARY = Path(__file__).resolve().parent / "library"
 
@@ -52,7 +52,7 @@ class SkillLibrary:
             return []
         return [self._card(folder) for folder in sorted(self.root.iterdir()) if folder.is_dir()]
 
-    def load(self, name: str) -> Skill:
+    def load(self, name: str) -> TrainedSkill:
         folder = self.root / name
         if not folder.is_dir():
             names = [c.name for c in self.cards()]
@@ -74,7 +74,7 @@ class SkillLibrary:
             network.load_state_dict(load_file(weights))
         except (SafetensorError, RuntimeError) as error:
             raise SkillLoadError(f"{weights} does not fit the network its card describes: {error}") from None
-        return Skill(card, network)
+        return TrainedSkill(card, network)
 
     def save(self, network: SkillNetwork, card: SkillCard) -> Path:
         """Write the weights, then the card with their sha256; returns the skill's folder. The

@@ -12,7 +12,7 @@ import torch
 
 from foreman.envs import AgentMemory
 from foreman.skills.observation import observe
-from foreman.skills.skill import Skill
+from foreman.skills.skill import TrainedSkill
 
 T = TypeVar("T")
 
@@ -25,7 +25,7 @@ class Episode:
     """what the skill saw at each step (kept only when asked)"""
 
 
-def play(skill: Skill, env, seed: int, record: bool = False) -> Episode:
+def play(skill: TrainedSkill, env, seed: int, record: bool = False) -> Episode:
     """One episode from ``seed`` with the agent's action selection; the level's reward is the
     subgoal's success detector, and the level truncates at its ``max_steps``."""
     obs, _ = env.reset(seed=seed)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Protocol
+
 import numpy as np
 import torch
 from minigrid.core.constants import OBJECT_TO_IDX
@@ -28,7 +30,31 @@ def as_batch(observations: list[dict[str, np.ndarray]]) -> dict[str, torch.Tenso
     return {key: torch.as_tensor(np.stack([o[key] for o in observations])) for key in observations[0]}
 
 
-class Skill:
+class Skill(Protocol):
+    """What the orchestrator runs a subgoal with: anything that maps the agent's memory and a
+    subgoal to an action. :class:`TrainedSkill` is the network loaded from a library; tests and
+    ablations plug in others (the BabyAI bot, a skill that fails on purpose)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def identity(self) -> str:
+        """What acted, for traces."""
+        ...
+
+    def reset(self) -> None:
+        """Called when a subgoal starts."""
+        ...
+
+    def act(self, memory: AgentMemory, subgoal: Subgoal) -> int: ...
+
+    def value(self, memory: AgentMemory, subgoal: Subgoal) -> float:
+        """An estimate of the chance to complete ``subgoal`` from here (may raise where there is none)."""
+        ...
+
+
+class TrainedSkill:
     """Executes one subgoal kind from the agent's memory of what it has seen.
 
     The loop it belongs to (the orchestrator's)::

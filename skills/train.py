@@ -31,7 +31,7 @@ from foreman.skills.network import N_ACTIONS, SkillNetwork, native_bf16
 from foreman.skills.observation import observe
 from foreman.skills.ppo import PPOConfig, finetune
 from foreman.skills.rollout import Episode, in_workers, play
-from foreman.skills.skill import Skill
+from foreman.skills.skill import TrainedSkill
 
 logger = logging.getLogger(__name__)
 
@@ -193,7 +193,7 @@ def collect_demos(env_id: str, seeds: range, workers: int = 1) -> tuple[Frames, 
     return frames, sum(p[1] for p in parts), sum(p[2] for p in parts)
 
 
-def _labelled(skill: Skill, env_id: str, max_steps: int, seeds: range) -> tuple[Frames, int]:
+def _labelled(skill: TrainedSkill, env_id: str, max_steps: int, seeds: range) -> tuple[Frames, int]:
     """One worker's share of :func:`collect_labels`."""
     env = make_env(env_id)
     frames: dict[str, list] = {}
@@ -221,7 +221,7 @@ def _labelled(skill: Skill, env_id: str, max_steps: int, seeds: range) -> tuple[
 
 
 def collect_labels(
-    skill: Skill, env_id: str, seeds: range, workers: int = 1, max_steps: int = 128
+    skill: TrainedSkill, env_id: str, seeds: range, workers: int = 1, max_steps: int = 128
 ) -> tuple[Frames, int]:
     """DAgger's data: the states the skill itself visits, each labelled with the bot's action.
 
@@ -269,12 +269,12 @@ def clone_loss(network: SkillNetwork, batch: Frames) -> tuple[torch.Tensor, floa
     return loss, float((logits.argmax(1) == actions).float().mean())
 
 
-def _evaluate(skill: Skill, env_id: str, seeds: range) -> list[Episode]:
+def _evaluate(skill: TrainedSkill, env_id: str, seeds: range) -> list[Episode]:
     env = make_env(env_id)
     return [play(skill, env, seed) for seed in seeds]
 
 
-def evaluate(skill: Skill, env_id: str, seeds: range, workers: int = 1) -> Evaluation:
+def evaluate(skill: TrainedSkill, env_id: str, seeds: range, workers: int = 1) -> Evaluation:
     """Success (the level's detector rewards the subgoal) with the agent's deterministic actions."""
     episodes = [e for part in in_workers(_evaluate, (skill, env_id), seeds, workers) for e in part]
     return Evaluation(
@@ -334,7 +334,7 @@ def train(config: TrainConfig) -> SkillCard:
     labelled, cloned = 0, None
     if config.dagger_episodes:
         first = config.seed + config.demos
-        skill = Skill(_provisional_card(config), network)
+        skill = TrainedSkill(_provisional_card(config), network)
         cloned = evaluate(skill, config.level, range(config.eval_seed, config.eval_seed + 100), config.workers)
         logger.info("cloned policy before DAgger: %.1f%% on 100 held-out episodes", 100 * cloned.success_rate)
         labels, seen = collect_labels(
@@ -363,14 +363,14 @@ def train(config: TrainConfig) -> SkillCard:
     fit = None
     if config.critic_episodes:
         critic = CriticConfig(config.critic_episodes, max(1, config.critic_episodes // 4), workers=config.workers)
-        fit = fit_critic(Skill(_provisional_card(config), network), config.level, critic)
+        fit = fit_critic(TrainedSkill(_provisional_card(config), network), config.level, critic)
         torch.set_num_threads(max(1, config.workers))
     card = _card(config, network, kept, labelled, frames, (time.perf_counter() - started) / 60)
     card.training.critic = fit
     if cloned is not None:
         card.training.cloned_success_rate = cloned.success_rate
     evaluation = evaluate(
-        Skill(card, network),
+        TrainedSkill(card, network),
         config.level,
         range(config.eval_seed, config.eval_seed + config.eval_episodes),
         workers=config.workers,

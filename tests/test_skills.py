@@ -10,7 +10,7 @@ from minigrid.core.world_object import Box
 
 from foreman.cli import main
 from foreman.envs import AgentMemory, GoTo, ObjectDesc, make_env
-from foreman.skills import Skill, SkillLibrary, SkillLoadError, SkillNetwork
+from foreman.skills import SkillLibrary, SkillLoadError, SkillNetwork, TrainedSkill
 from foreman.skills.ppo import ParallelSampler, PPOConfig, Sampler, finetune
 from foreman.skills.train import TrainConfig, clone_loss, collect_demos, train
 from tests.conftest import TinyRoom
@@ -165,7 +165,8 @@ def test_a_card_from_before_route_features_loads_a_network_that_reads_without_th
     assert loaded.network.routes is False
     with torch.no_grad():
         assert torch.equal(
-            loaded.action_distribution(memory, subgoal), Skill(skill.card, legacy).action_distribution(memory, subgoal)
+            loaded.action_distribution(memory, subgoal),
+            TrainedSkill(skill.card, legacy).action_distribution(memory, subgoal),
         )
 
 
