@@ -107,7 +107,7 @@ def _add_option(parser: argparse.ArgumentParser, field: dataclasses.Field, kind:
     options["help"] = (doc + shown).replace("%", "%%") or None
     if meta.get("positional"):
         if default is not dataclasses.MISSING:
-            options["nargs"] = "?"
+            options["nargs"] = "*" if options.get("nargs") == "+" else "?"
         parser.add_argument(field.name, **options)
         return
     flags = meta.get("flags", ("--" + field.name.replace("_", "-"),))

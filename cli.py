@@ -45,7 +45,7 @@ COMMANDS = (
         "describe_text",
     ),
     Command("plan", "plan a goal with a language model", "planner.commands", "PlanConfig", "plan", "plan_text"),
-    Command("run", "the agent pursues a goal in a world", "session", "RunConfig", "run", "run_text"),
+    Command("run", "the agent pursues tasks in a world, one after another", "session", "RunConfig", "run", "run_text"),
     Command(
         "eval",
         "many episodes: success with 95% intervals, steps, LLM calls, causes of failure",

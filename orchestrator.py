@@ -7,10 +7,15 @@
         skill = library skill executing subgoal.kind
         run skill until detector says success/failure, the env ends, or the step budget is spent
         if it did not succeed: tell the planner what happened and what the agent knows; replan
-    if the plan is done and the env's mission is not: replan
+    if the plan is done and the task's check has not seen the task done: replan
 
-The agent acts from what the env lets it observe (view, mission text, its own memory). The
-detectors and the episode's success read env state, as simulated success detectors do.
+The agent acts from what the env lets it observe (view, its own memory, the user's goal). The
+detectors and the task's check read env state, as simulated success detectors do.
+
+A task is judged by a check that comes from it (``Judge``): BabyAI's verifier for the goal when
+the goal is written in the mission language (``envs/tasks.py``), else the plan's subgoals, each
+confirmed by its detector. Only when the goal *is* the world's mission (benchmarks) does the
+world's own judgement decide. A :class:`Session` gives one world several tasks in a row.
 """
 
 from __future__ import annotations
@@ -24,7 +29,8 @@ import numpy as np
 from minigrid.core.constants import IDX_TO_COLOR, IDX_TO_OBJECT, OBJECT_TO_IDX
 from pydantic import BaseModel, Field
 
-from foreman.envs import AgentMemory, Subgoal, SubgoalDetector, current_pose
+from foreman.envs import AgentMemory, Pose, Subgoal, SubgoalDetector, current_pose
+from foreman.envs.tasks import TaskVerifier, instruction_of
 from foreman.planner import Planner, PlanRequest, PlanResult, SubgoalOutcome, skill_specs
 from foreman.skills import Skill, SkillLibrary
 from foreman.skills.routes import routes, unexplored
@@ -41,7 +47,19 @@ from foreman.traces import (
 
 _DOOR, _KEY, _LOCKED = OBJECT_TO_IDX["door"], OBJECT_TO_IDX["key"], 2  # MiniGrid's door state 2: locked
 
-EndReason = Literal["success", "env failure", "env step limit", "planning failed", "replan budget", "llm call budget"]
+EndReason = Literal[
+    "success",
+    "refused",
+    "task failed",
+    "env failure",
+    "env step limit",
+    "planning failed",
+    "replan budget",
+    "llm call budget",
+]
+Judge = Literal["env", "verifier", "plan"]
+"""What judged a task done: the world's own reward for its mission (only when the goal is that
+mission), BabyAI's verifier for the goal, or the plan's subgoals confirmed by their detectors."""
 
 
 @dataclass(frozen=True)
@@ -64,7 +82,8 @@ class AgentConfig:
     max_llm_calls: int = 8
 
 
-SubgoalStatus = Literal["succeeded", "failed", "ran out of steps"]
+SubgoalStatus = Literal["succeeded", "failed", "ran out of steps", "stopped"]
+"""``stopped``: the task's check saw the task done while the subgoal was still running"""
 
 
 class SubgoalRecord(BaseModel):
@@ -90,6 +109,12 @@ class EpisodeResult(BaseModel):
     wall_s: float
     plans: list[PlanResult]
     subgoals: list[SubgoalRecord]
+    task: int = 0
+    """the task's place in its session (0: the first, in a freshly reset world)"""
+    check: Judge | None = None
+    """what judged the task done; None when it was not"""
+    mission_done: bool = False
+    """whether the world's own mission was completed during the task (whatever the task was)"""
     trace: str | None = None
     """the trace file that holds the episode, where one was written"""
 
@@ -181,7 +206,8 @@ def _feedback(subgoal: Subgoal, memory: AgentMemory, ran_out: bool) -> str:
 
 @dataclass
 class Agent:
-    """A planner and a skill library, run on one env episode at a time.
+    """A planner and a skill library, run on one env episode at a time (:meth:`run`), or on
+    several tasks in one world (:meth:`session`).
 
     With a ``trace`` writer, every decision is written as it happens (see ``foreman.traces``).
     """
@@ -202,48 +228,133 @@ class Agent:
         seed: int | None = None,
         trace: TraceWriter | None = None,
         episode: int = 0,
+        goal_is_mission: bool | None = None,
     ) -> EpisodeResult:
+        """One episode in a freshly reset world: ``goal`` (default: the world's mission).
+
+        ``goal_is_mission``: whether the goal means the world's mission, so that the world's
+        reward judges it (benchmarks of reworded missions); by default, when it is the mission's
+        own text.
+        """
+        return self.session(env, seed, trace, episode).do(goal, goal_is_mission)
+
+    def session(
+        self, env: gym.Env, seed: int | None = None, trace: TraceWriter | None = None, episode: int = 0
+    ) -> Session:
+        """A world reset from ``seed`` for several tasks in a row (see :class:`Session`)."""
+        return Session(self, env, seed, trace, episode)
+
+    def _affordance(self, memory: AgentMemory, subgoal: Subgoal) -> float | None:
+        """The executing skill's fitted critic's estimate of completing ``subgoal`` from here;
+        None without such a skill or critic (an unfitted critic's value means nothing)."""
+        skill = self.skills.get(subgoal.kind)
+        training = getattr(getattr(skill, "card", None), "training", None)
+        if skill is None or getattr(training, "critic", None) is None:
+            return None
+        return _value(skill, memory, subgoal)
+
+
+class _Judges:
+    """A task's checks as one subgoal runs: its verifier, if it has one, and whether the world's
+    mission got done on the way."""
+
+    def __init__(self, verifier: TaskVerifier | None, goal_is_mission: bool):
+        self.verifier, self.goal_is_mission = verifier, goal_is_mission
+        self.mission_done = False
+
+
+@dataclass
+class _Execution:
+    """How one subgoal went."""
+
+    record: SubgoalRecord
+    detector: str
+    end: EndReason | None
+    """the task's end, when it came during this subgoal"""
+    check: Judge | None = None
+
+
+class Session:
+    """One world and several tasks in a row: the world and the agent's memory carry over.
+
+    ::
+
+        session = agent.session(make_env("BabyAI-BossLevel-v0"), seed=3)
+        session.do("pick up the blue key")
+        session.do("open the yellow door")
+
+    Each task is judged by its own check and is one episode of the trace (numbered on from
+    ``episode``; ``task`` says its place in the session). The world's step limit, set for its
+    own mission, bounds only that mission; a task is bounded by the agent's budgets (steps per
+    subgoal, replans, LLM calls). A world that ended (the agent stepped into lava, say) takes no
+    more tasks.
+    """
+
+    def __init__(
+        self, agent: Agent, env: gym.Env, seed: int | None = None, trace: TraceWriter | None = None, episode: int = 0
+    ):
+        self.agent, self.env, self.seed, self.trace = agent, env, seed, trace
+        self.first_episode = episode
+        self.obs, _ = env.reset(seed=seed)
+        self.mission: str = self.obs["mission"]
+        self.env_id = env.spec.id if env.spec else type(env.unwrapped).__name__
+        self.memory = AgentMemory()
+        self.memory.observe(self.obs)
+        self.results: list[EpisodeResult] = []
+        self.reward = 0.0
+        """the world's reward at the latest step"""
+        self.ended: EndReason | None = None
+        """how the world ended, if it did: then no task can be pursued in it"""
+
+    def do(self, goal: str | None = None, goal_is_mission: bool | None = None) -> EpisodeResult:
+        """Pursue ``goal`` (default: the world's mission) from where the world is now."""
+        agent, config, env, memory = self.agent, self.agent.config, self.env, self.memory
         started = time.perf_counter()
-        obs, _ = env.reset(seed=seed)
-        mission = obs["mission"]
-        goal = mission if goal is None else goal
-        env_id = env.spec.id if env.spec else type(env.unwrapped).__name__
-        emit = _Emitter(trace, episode)
+        goal = self.mission if goal is None else goal
+        if goal_is_mission is None:
+            goal_is_mission = " ".join(goal.lower().split()).rstrip(".") == self.mission.lower()
+        task = len(self.results)
+        emit = _Emitter(self.trace, self.first_episode + task)
         emit(
             EpisodeStart,
-            env_id=env_id,
+            env_id=self.env_id,
             env_kwargs=dict(env.spec.kwargs) if env.spec else {},
-            seed=seed,
+            seed=self.seed,
             goal=goal,
-            mission=mission,
-            config=asdict(self.config),
-            planner=getattr(self.planner, "identity", type(self.planner).__name__),
-            skills={s.name: s.identity for s in self.skills.values()},
+            mission=self.mission,
+            task=task,
+            config=asdict(config),
+            planner=getattr(agent.planner, "identity", type(agent.planner).__name__),
+            skills={s.name: s.identity for s in agent.skills.values()},
         )
-        memory = AgentMemory()
-        memory.observe(obs)
-        start = current_pose(env)  # detectors resolve "on your left" against it
+        start = current_pose(env)  # "on your left" resolves against the pose the task began in
+        instruction = None if goal_is_mission else instruction_of(goal)
+        judges = _Judges(TaskVerifier(instruction, env, start) if instruction else None, goal_is_mission)
         plans: list[PlanResult] = []
         records: list[SubgoalRecord] = []
         history: list[SubgoalOutcome] = []
-        steps, reward, why = 0, 0.0, ""
-        end: EndReason | None = None
+        steps, why = 0, ""
+        end: EndReason | None = self.ended
+        check: Judge | None = None
+        if end is not None:
+            why = f"the world has ended ({end}): start a new session"
+            emit(Feedback, text=why)
         while end is None:
-            if len(plans) > self.config.max_replans:
+            if len(plans) > config.max_replans:
                 end = "replan budget"
                 break
-            if sum(len(p.attempts) for p in plans) >= self.config.max_llm_calls:
+            if sum(len(p.attempts) for p in plans) >= config.max_llm_calls:
                 end = "llm call budget"
                 break
             request = PlanRequest(
                 goal=goal,
-                skills=self.specs,
+                skills=agent.specs,
                 observation=memory.describe(),
                 history=history,
-                affordance=lambda subgoal, memory=memory: self._affordance(memory, subgoal),
+                affordance=lambda subgoal, memory=memory: agent._affordance(memory, subgoal),
             )
             try:
-                result = self.planner.plan(request)
+                result = agent.planner.plan(request)
             except Exception as error:  # a broken planner ends the episode, recorded, not the eval
                 result = PlanResult(
                     plan=None,
@@ -251,16 +362,19 @@ class Agent:
                     reason="replan" if history else "initial",
                     template="",
                 )
-            unknown = sorted({s.kind for s in result.plan or []} - set(self.skills))
+            unknown = sorted({s.kind for s in result.plan or []} - set(agent.skills))
             if unknown:  # a planner that skips validation against the cards (or a foreign one)
                 result = result.model_copy(update={"plan": None, "failure": f"no skill executes {', '.join(unknown)}"})
             plans.append(result)
             emit.plan(result, why)
+            if result.refusal is not None:
+                end = "refused"
+                break
             if result.plan is None:
                 end = "planning failed"
                 break
             for step, subgoal in enumerate(result.plan):
-                skill = self.skills[subgoal.kind]
+                skill = agent.skills[subgoal.kind]
                 emit(
                     SubgoalStart,
                     index=len(records),
@@ -272,12 +386,11 @@ class Agent:
                 )
                 if _repeats_a_done_pick_up(subgoal, records, memory):
                     record = SubgoalRecord(subgoal=subgoal, skill=skill.name, status="succeeded", reason=_HELD, steps=0)
-                    detector, env_end = "not run", None
+                    execution = _Execution(record, "not run", None)
                 else:
-                    budget = _step_budget(skill, self.config.subgoal_steps, _ran_out(subgoal, records))
-                    record, detector, obs, reward, env_end = self._execute(
-                        env, obs, memory, skill, subgoal, start, budget
-                    )
+                    budget = _step_budget(skill, config.subgoal_steps, _ran_out(subgoal, records))
+                    execution = self._execute(skill, subgoal, start, budget, judges)
+                record = execution.record
                 emit(
                     SubgoalEnd,
                     index=len(records),
@@ -285,30 +398,35 @@ class Agent:
                     subgoal=subgoal.to_text(),
                     status=record.status,
                     reason=record.reason,
-                    detector=detector,
+                    detector=execution.detector,
                     steps=record.steps,
                     actions=record.actions,
                 )
                 records.append(record)
                 steps += record.steps
                 history.append(SubgoalOutcome(subgoal=subgoal, status=record.status, reason=record.reason))
-                if env_end is not None:
-                    end = env_end
+                if execution.end is not None:
+                    end, check = execution.end, execution.check
                     break
                 if record.status != "succeeded":
                     why = f"{subgoal.to_text()}: {record.status}" + (f" ({record.reason})" if record.reason else "")
                     emit(Feedback, text=why)
                     break
             else:
+                if judges.verifier is None and not goal_is_mission:
+                    end, check = "success", "plan"  # no check of its own: the plan's, each subgoal confirmed
+                    break
                 why = "every subgoal of the plan succeeded, but the goal is not achieved yet"
                 emit(Feedback, text=why)
+        if end in ("env failure", "env step limit"):
+            self.ended = end
         result = EpisodeResult(
-            env_id=env_id,
-            seed=seed,
+            env_id=self.env_id,
+            seed=self.seed,
             goal=goal,
-            mission=mission,
+            mission=self.mission,
             success=end == "success",
-            reward=float(reward),
+            reward=float(self.reward),
             steps=steps,
             llm_calls=sum(len(p.attempts) for p in plans),
             replans=max(0, len(plans) - 1),
@@ -316,6 +434,9 @@ class Agent:
             wall_s=time.perf_counter() - started,
             plans=plans,
             subgoals=records,
+            task=task,
+            check=check,
+            mission_done=judges.mission_done,
         )
         emit(
             EpisodeEnd,
@@ -326,32 +447,27 @@ class Agent:
             replans=result.replans,
             wall_s=result.wall_s,
             end_reason=result.end_reason,
+            check=result.check,
+            mission_done=result.mission_done,
         )
+        self.results.append(result)
         return result
 
-    def _affordance(self, memory: AgentMemory, subgoal: Subgoal) -> float | None:
-        """The executing skill's fitted critic's estimate of completing ``subgoal`` from here;
-        None without such a skill or critic (an unfitted critic's value means nothing)."""
-        skill = self.skills.get(subgoal.kind)
-        training = getattr(getattr(skill, "card", None), "training", None)
-        if skill is None or getattr(training, "critic", None) is None:
-            return None
-        return _value(skill, memory, subgoal)
-
-    def _execute(self, env, obs, memory: AgentMemory, skill: Skill, subgoal: Subgoal, start, budget: int):
-        """Run one subgoal for at most ``budget`` steps; returns its record, the detector's
-        status, the last observation, the reward, and how the env ended if it did."""
+    def _execute(self, skill: Skill, subgoal: Subgoal, start: Pose, budget: int, judges: _Judges) -> _Execution:
+        """Run one subgoal for at most ``budget`` steps, the task's checks watching every step."""
+        env, memory, config = self.env, self.memory, self.agent.config
         detector = SubgoalDetector(subgoal, env, anchor=start)
         skill.reset()
         actions: list[int] = []
-        reward = 0.0
-        env_end: EndReason | None = None
-        raised, unchanged, locked, away = "", 0, None, 0
-        while detector.status == "continue" and len(actions) < budget and unchanged < self.config.stall_steps:
+        end: EndReason | None = None
+        check: Judge | None = None
+        raised, unchanged, away = "", 0, 0
+        locked: str | None = None
+        while detector.status == "continue" and len(actions) < budget and unchanged < config.stall_steps:
             locked = _locked_target(memory, subgoal)
             barred = _locked_away(memory, subgoal)
             away = away + 1 if barred else 0
-            if away > self.config.locked_away_steps:
+            if away > config.locked_away_steps:
                 locked = barred
             if locked:
                 break
@@ -360,22 +476,33 @@ class Agent:
             except Exception as error:  # a broken skill fails its subgoal, recorded, and the agent replans
                 raised = f"the skill raised {type(error).__name__}: {error}"
                 break
-            before = (obs["image"], obs["direction"])
-            obs, reward, terminated, truncated, _ = env.step(action)
-            memory.observe(obs, action)
+            before = (self.obs["image"], self.obs["direction"])
+            self.obs, stepped, terminated, truncated, _ = env.step(action)
+            self.reward = reward = float(stepped)
+            memory.observe(self.obs, action)
             detector.step(action)
             actions.append(action)
-            same = np.array_equal(before[0], obs["image"]) and before[1] == obs["direction"]
+            same = np.array_equal(before[0], self.obs["image"]) and before[1] == self.obs["direction"]
             unchanged = unchanged + 1 if same and _facing_locked_door(memory) else 0
-            if terminated:
-                env_end = "success" if reward > 0 else "env failure"
-                break
-            if truncated:
-                env_end = "env step limit"
+            judges.mission_done |= terminated and reward > 0
+            verdict = judges.verifier.step(action) if judges.verifier else "continue"
+            if judges.goal_is_mission and terminated:
+                end, check = ("success", "env") if reward > 0 else ("env failure", None)
+            elif verdict == "success":
+                end, check = "success", "verifier"
+            elif verdict == "failure":
+                end = "task failed"
+            elif terminated and reward <= 0:
+                end = "env failure"  # the world ended badly (lava, say); its mission done ends nothing
+            elif truncated and judges.goal_is_mission:
+                end = "env step limit"  # the world's limit is its mission's; a task has the agent's budgets
+            if end is not None:
                 break
         status: SubgoalStatus
         if detector.status == "success":
             status, reason = "succeeded", ""
+        elif end == "success":
+            status, reason = "stopped", "the task was done"
         elif raised:
             status, reason = "failed", raised
         elif locked:
@@ -387,7 +514,7 @@ class Agent:
         record = SubgoalRecord(
             subgoal=subgoal, skill=skill.name, status=status, reason=reason, steps=len(actions), actions=actions
         )
-        return record, detector.status, obs, reward, env_end
+        return _Execution(record, detector.status, end, check)
 
 
 def _ran_out(subgoal: Subgoal, records: list[SubgoalRecord]) -> int:
@@ -437,6 +564,7 @@ class _Emitter:
             attempts=[Attempt(**a.model_dump()) for a in result.attempts],
             plan=[s.to_text() for s in result.plan] if result.plan is not None else None,
             failure=result.failure,
+            refusal=result.refusal,
             latency_s=result.latency_s,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
@@ -444,20 +572,26 @@ class _Emitter:
 
 
 def describe_result(result: EpisodeResult) -> str:
-    """A human summary of an episode: plans, subgoal outcomes, result."""
-    lines = [f"Goal: {result.goal}", f"Mission ({result.env_id}, seed {result.seed}): {result.mission}"]
+    """A human summary of a task: plans, subgoal outcomes, result and what judged it."""
+    where = f"{result.env_id}, seed {result.seed}" + (f", task {result.task + 1}" if result.task else "")
+    lines = [f"Goal: {result.goal}", f"World ({where}); its own mission: {result.mission}"]
     for number, plan in enumerate(result.plans):
         label = "Plan" if number == 0 else f"Replan {number}"
         body = plan.attempts[-1].raw if plan.attempts else "(none)"
         lines.append(f"{label} ({plan.latency_s:.2f} s): " + body.replace("\n", "; "))
         if plan.failure:
             lines.append(f"  planning failed: {plan.failure}")
+        if plan.refusal:
+            lines.append(f"  refused: {plan.refusal}")
     for record in result.subgoals:
         reason = f" ({record.reason})" if record.reason else ""
         lines.append(f"  {record.subgoal.to_text()}: {record.status} in {record.steps} steps{reason}")
     verdict = "SUCCESS" if result.success else "FAILURE"
+    judged = {"env": "the world's reward", "verifier": "BabyAI's verifier for the goal", "plan": "the plan's checks"}
     lines.append(
-        f"{verdict}: {result.end_reason}, reward {result.reward:.2f}, {result.steps} steps, "
-        f"{result.llm_calls} LLM calls, {result.wall_s:.1f} s"
+        f"{verdict}: {result.end_reason}"
+        + (f" (judged by {judged[result.check]})" if result.check else "")
+        + f", {result.steps} steps, {result.llm_calls} LLM calls, {result.wall_s:.1f} s; the world's own mission "
+        + ("done" if result.mission_done else "not done")
     )
     return "\n".join(lines)

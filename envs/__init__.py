@@ -6,7 +6,7 @@ Imports nothing from foreman's other packages. Importing it registers foreman's 
 from foreman.envs.balrog_levels import MixedLocalLevel, register_balrog_levels
 from foreman.envs.describe import AgentMemory, SeenObject
 from foreman.envs.detectors import Pose, Status, SubgoalDetector, current_pose, verifier_for
-from foreman.envs.make import UnknownEnvError, make_env, registered_env_ids
+from foreman.envs.make import EnvUnavailableError, UnknownEnvError, make_env, registered_env_ids
 from foreman.envs.mission import (
     COLORS,
     LOCATIONS,
@@ -51,6 +51,7 @@ __all__ = [
     "Before",
     "Clause",
     "Drop",
+    "EnvUnavailableError",
     "GoTo",
     "Instruction",
     "MissionParseError",

@@ -57,13 +57,45 @@ def current_pose(env: gym.Env) -> Pose:
     return Pose((int(base.agent_pos[0]), int(base.agent_pos[1])), int(base.agent_dir))
 
 
+class _WholeGrid:
+    """The one room of a world without BabyAI's rooms: every cell is inside it."""
+
+    def pos_inside(self, x: int, y: int) -> bool:
+        return True
+
+
+class _Roomed:
+    """A MiniGrid world seen through BabyAI's verifiers, which ask which room the agent is in:
+    reads go to the world itself, and a world without rooms is one room."""
+
+    def __init__(self, base: Any):
+        self._base = base
+
+    @property
+    def unwrapped(self) -> _Roomed:
+        return self
+
+    def room_from_pos(self, x: int, y: int) -> _WholeGrid:
+        return _WholeGrid()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._base, name)
+
+
+def verifiable(env: gym.Env) -> Any:
+    """The world as BabyAI's verifiers need it: a BabyAI level as it is, any other MiniGrid
+    grid with the whole grid as its one room."""
+    base: Any = env.unwrapped
+    return base if hasattr(base, "room_from_pos") else _Roomed(base)
+
+
 @contextlib.contextmanager
-def _posed(env: gym.Env, pose: Pose | None) -> Iterator[None]:
+def posed(env: Any, pose: Pose | None) -> Iterator[None]:
     """Temporarily put the agent at ``pose`` so BabyAI resolves locations against it."""
     if pose is None:
         yield
         return
-    base: Any = env.unwrapped
+    base: Any = getattr(env, "_base", None) or env.unwrapped
     saved = (base.agent_pos, base.agent_dir)
     base.agent_pos, base.agent_dir = pose.pos, pose.dir
     try:
@@ -152,8 +184,9 @@ class SubgoalDetector:
     def __init__(self, subgoal: Subgoal, env: gym.Env, anchor: Pose | None = None):
         self.subgoal = subgoal
         self._instr = verifier_for(subgoal)
-        with _posed(env, anchor):
-            self._instr.reset_verifier(env.unwrapped)
+        world = verifiable(env)
+        with posed(world, anchor):
+            self._instr.reset_verifier(world)
         self.status: Status = "continue"
 
     def step(self, action: int) -> Status:

@@ -22,6 +22,11 @@ class UnknownEnvError(ForemanError, ValueError):
     """An env id that no registered environment has."""
 
 
+class EnvUnavailableError(ForemanError):
+    """A registered env that cannot be made on this machine (a missing optional dependency, or
+    files its package does not ship: minigrid 3.2's WFC worlds lack their pattern images)."""
+
+
 def registered_env_ids() -> list[str]:
     """Every BabyAI, MiniGrid and foreman env id, sorted."""
     return sorted(i for i in gym.registry if i.startswith(ID_PREFIXES))
@@ -62,7 +67,10 @@ def make_env(env_id: str, seed: int | None = None, **kwargs: Any) -> gym.Env:
         close = difflib.get_close_matches(env_id, registered_env_ids(), n=5, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         raise UnknownEnvError(f"unknown env id {env_id!r}.{hint} `foreman envs` lists every registered id.")
-    env = gym.make(env_id, **kwargs)
+    try:
+        env = gym.make(env_id, **kwargs)
+    except (gym.error.DependencyNotInstalled, FileNotFoundError) as error:
+        raise EnvUnavailableError(f"{env_id} is registered but cannot be made here: {error}") from None
     if seed is not None:
         env.action_space.seed(seed)
         env.observation_space.seed(seed)

@@ -49,7 +49,7 @@ class SubgoalOutcome(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     subgoal: Subgoal
-    status: Literal["succeeded", "failed", "ran out of steps"]
+    status: Literal["succeeded", "failed", "ran out of steps", "stopped"]
     reason: str = ""
 
 
@@ -74,10 +74,13 @@ class PlanAttempt(BaseModel):
 
 
 class PlanResult(BaseModel):
-    """A validated plan, or a recorded failure (``plan`` None and ``failure`` saying why)."""
+    """A validated plan, or a recorded failure (``plan`` None and ``failure`` saying why), or a
+    refusal (``plan`` None and ``refusal`` saying why): a goal that asks for nothing the skills
+    can do is refused before any model call."""
 
     plan: list[Subgoal] | None
     failure: str | None = None
+    refusal: str | None = None
     reason: Literal["initial", "replan"]
     template: str
     prompt_sha256: str = ""

@@ -11,8 +11,11 @@ def test_foreman_run_solves_a_user_worded_goal_and_its_trace_replays(capsys, tmp
     trace = tmp_path / "run.jsonl"
     argv = ["run", "grab the green key on your right", "--env", "BabyAI-PickupLoc-v0", "--seed", "2000001"]
     assert main([*argv, "--trace", str(trace), "--json"]) == 0
-    result = json.loads(capsys.readouterr().out)
-    assert result["success"] and result["end_reason"] == "success" and result["reward"] > 0
+    session = json.loads(capsys.readouterr().out)
+    assert session["success"] and len(session["tasks"]) == 1
+    result = session["tasks"][0]
+    assert result["success"] and result["end_reason"] == "success" and result["check"] == "plan"
+    assert result["mission_done"] and result["reward"] > 0  # the world's mission, which the goal rewords
     assert result["mission"] == "pick up a green key on your right"
     assert result["plans"][0]["attempts"][0]["raw"] == "pick_up(the green key on your right)"
     assert result["subgoals"][0]["skill"] == "pick_up" and result["subgoals"][0]["status"] == "succeeded"

@@ -9,7 +9,7 @@ from typing import Any
 
 from foreman.errors import ForemanError
 from foreman.traces.file import TraceError, TraceRead, episodes, read_trace
-from foreman.traces.replay import replay, write_gif
+from foreman.traces.replay import replay, session_of, write_gif
 
 POSITIONAL = {"positional": True}
 
@@ -32,14 +32,15 @@ class ReplayConfig:
 
 
 def replay_trace(config: ReplayConfig) -> dict[str, Any]:
-    """Re-run each episode's recorded actions from its seed and check the env ends the same way."""
+    """Re-run each episode's recorded actions from its seed (after its session's earlier tasks) and
+    check the world ends the same way."""
     read = readable(config.trace)
     grouped = episodes(read.events)
     if config.episode is not None and config.episode not in grouped:
         raise ForemanError(f"{config.trace} has no episode {config.episode}; it has {min(grouped)}..{max(grouped)}")
     results = []
     for number in [config.episode] if config.episode is not None else list(grouped):
-        replayed = replay(grouped[number], frames=bool(config.gif), every_step=True)
+        replayed = replay(grouped[number], frames=bool(config.gif), every_step=True, before=session_of(grouped, number))
         if config.gif:
             write_gif(replayed.frames, config.gif)
         results.append(

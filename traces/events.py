@@ -2,16 +2,19 @@
 
 An episode's events, in the order they happen::
 
-    episode_start   env id, seed, goal, the env's mission, config, planner and skill identities
+    episode_start   env id, seed, goal, the env's mission, the task's place in its session,
+                    config, planner and skill identities
     plan            initial or replan (and why), template, prompt hash, the user turn, raw model
                     text of every attempt with its parse error, the parsed plan, latency, tokens
     subgoal_start   skill, subgoal, the skill's value estimate, env step
     subgoal_end     status, reason, detector status, steps, the actions taken
     feedback        the words the planner is given about what happened
     ...             (plan / subgoal_start / subgoal_end / feedback repeat)
-    episode_end     success, reward, steps, LLM calls, replans, wall time, end reason
+    episode_end     success, reward, steps, LLM calls, replans, wall time, end reason, the
+                    check that judged the task, whether the world's mission got done
 
-Every event names its ``episode`` (0, 1, ... within the trace file), so one file holds an eval.
+Every event names its ``episode`` (0, 1, ... within the trace file), so one file holds an eval,
+or a session: its tasks are its episodes, in order.
 """
 
 from __future__ import annotations
@@ -39,6 +42,9 @@ class EpisodeStart(_Event):
     seed: int | None
     goal: str
     mission: str
+    task: int = 0
+    """the task's place in its session: a task after the first goes on in the world as the
+    previous task (the previous episode of the file) left it, with no reset"""
     config: dict[str, Any]
     planner: str
     """the planner's identity: its kind and, for a language model, the weights' name and sha256"""
@@ -64,8 +70,10 @@ class PlanMade(_Event):
     user_message: str = ""
     attempts: list[Attempt] = Field(default_factory=list)
     plan: list[str] | None
-    """the subgoals as text, or None when planning failed"""
+    """the subgoals as text, or None when planning failed or the goal was refused"""
     failure: str | None = None
+    refusal: str | None = None
+    """why the goal was refused: it asks for nothing the skills can do"""
     latency_s: float
     prompt_tokens: int
     completion_tokens: int
@@ -89,7 +97,7 @@ class SubgoalEnd(_Event):
     index: int
     skill: str
     subgoal: str
-    status: Literal["succeeded", "failed", "ran out of steps"]
+    status: Literal["succeeded", "failed", "ran out of steps", "stopped"]
     reason: str = ""
     detector: Literal["success", "failure", "continue", "not run"]
     """the subgoal detector's last verdict; "not run" for a subgoal already done (see orchestrator)"""
@@ -111,6 +119,11 @@ class EpisodeEnd(_Event):
     replans: int
     wall_s: float
     end_reason: str
+    check: Literal["env", "verifier", "plan"] | None = None
+    """what judged the task done (None: it was not): the world's reward for its mission, when the
+    goal is that mission; BabyAI's verifier for the goal; the plan's subgoals, each confirmed"""
+    mission_done: bool = False
+    """whether the world's own mission was completed during the task"""
 
 
 Event = Annotated[

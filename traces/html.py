@@ -17,7 +17,7 @@ from PIL import Image
 
 from foreman.traces.events import EpisodeEnd, EpisodeStart, Event, Feedback, PlanMade, SubgoalEnd
 from foreman.traces.file import episodes
-from foreman.traces.replay import replay
+from foreman.traces.replay import replay, session_of
 
 _STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:1.5em;color:#222}
@@ -25,7 +25,7 @@ section.episode{border:1px solid #ccc;border-radius:6px;padding:1em;margin-botto
 h2{margin:.2em 0}.ok{color:#17702b}.bad{color:#b3261e}
 .timeline{display:flex;height:28px;margin:.5em 0;border:1px solid #999}
 .timeline div{overflow:hidden;white-space:nowrap;font-size:11px;padding:2px;border-right:1px solid #fff}
-.succeeded{background:#9fd8a8}.failed{background:#f3a19b}.ran-out-of-steps{background:#f6d58b}
+.succeeded{background:#9fd8a8}.stopped{background:#c5e3f6}.failed{background:#f3a19b}.ran-out-of-steps{background:#f6d58b}
 .frames{display:flex;gap:6px;overflow-x:auto}.frames figure{margin:0;text-align:center;font-size:11px}
 .frames img{width:160px;image-rendering:pixelated;border:1px solid #999}
 pre{background:#f6f6f6;padding:.5em;white-space:pre-wrap}
@@ -45,12 +45,13 @@ def _e(text) -> str:
     return html.escape(str(text))
 
 
-def _episode(number: int, events: list[Event], frames: bool) -> str:
+def _episode(number: int, events: list[Event], frames: bool, before: Sequence[list[Event]] = ()) -> str:
     start = next((e for e in events if isinstance(e, EpisodeStart)), None)
     end = next((e for e in events if isinstance(e, EpisodeEnd)), None)
     parts = [f'<section class="episode" id="episode-{number}">']
     if start is not None:
-        parts.append(f"<h2>Episode {number}: {_e(start.goal)}</h2>")
+        task = f" (task {start.task + 1} of its session, in the world as the last task left it)" if start.task else ""
+        parts.append(f"<h2>Episode {number}: {_e(start.goal)}{task}</h2>")
         parts.append(
             f"<p>Env <code>{_e(start.env_id)}</code>, seed {_e(start.seed)}; mission: <em>{_e(start.mission)}</em>"
             f"<br>Planner: {_e(start.planner)}</p>"
@@ -58,8 +59,10 @@ def _episode(number: int, events: list[Event], frames: bool) -> str:
     if end is not None:
         verdict = '<b class="ok">success</b>' if end.success else '<b class="bad">failure</b>'
         parts.append(
-            f'<p class="result">{verdict}: {_e(end.end_reason)}; {end.steps} steps, {end.llm_calls} LLM calls, '
-            f"{end.replans} replans, {end.wall_s:.2f} s</p>"
+            f'<p class="result">{verdict}: {_e(end.end_reason)}'
+            f"{'; judged by ' + _e(end.check) if end.check else ''}; {end.steps} steps, {end.llm_calls} LLM calls, "
+            f"{end.replans} replans, {end.wall_s:.2f} s; the world's own mission "
+            f"{'done' if end.mission_done else 'not done'}</p>"
         )
     else:
         parts.append('<p class="result bad">unfinished: the trace ends before this episode did</p>')
@@ -68,6 +71,9 @@ def _episode(number: int, events: list[Event], frames: bool) -> str:
             title = "Plan" if event.reason == "initial" else f"Replan ({_e(event.why)})"
             steps = "".join(f"<li>{_e(s)}</li>" for s in event.plan or [])
             failure = f'<p class="bad">planning failed: {_e(event.failure)}</p>' if event.failure else ""
+            if event.refusal:
+                failure += f'<p class="bad">refused: {_e(event.refusal)}</p>'
+
             attempts = "".join(
                 f"<p>Attempt {i + 1} ({a.latency_s:.2f} s, {a.prompt_tokens}+{a.completion_tokens} tokens)"
                 f"{' rejected: ' + _e(a.error) if a.error else ''}</p><pre>{_e(a.raw)}</pre>"
@@ -90,7 +96,7 @@ def _episode(number: int, events: list[Event], frames: bool) -> str:
         )
         parts.append(f'<div class="timeline">{cells}</div>')
     if frames and start is not None:
-        replayed = replay(events, frames=True)
+        replayed = replay(events, frames=True, before=before)
         captions = ["start"] + [f"after {e.subgoal} ({e.status})" for e in ends]
         figures = "".join(
             f'<figure><img src="{_png(f)}" alt="{_e(c)}"><figcaption>{_e(c)}</figcaption></figure>'
@@ -109,8 +115,9 @@ def render_html(events: list[Event], problems: Sequence[str] = (), frames: bool 
     if problems:
         items = "".join(f"<li>{_e(p)}</li>" for p in problems)
         body.append(f'<div class="problems bad"><p>Lines that could not be read:</p><ul>{items}</ul></div>')
-    for number, evs in episodes(events).items():
-        body.append(_episode(number, evs, frames))
+    grouped = episodes(events)
+    for number, evs in grouped.items():
+        body.append(_episode(number, evs, frames, session_of(grouped, number)))
     return (
         f'<!doctype html><html lang="en"><head><meta charset="utf-8"><title>{_e(title)}</title>'
         f"<style>{_STYLE}</style></head><body><h1>foreman trace: {_e(title)}</h1>{''.join(body)}</body></html>"

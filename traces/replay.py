@@ -1,4 +1,4 @@
-"""Replay a recorded episode: re-run its actions from its seed and check the env ends the same way.
+"""Replay a recorded episode: re-run its actions from its seed and check the world ends the same way.
 
 Only the actions are replayed (no planner, no skills), so a replay is fast and shows whether an
 episode is reproducible from its trace. Frames can be rendered at subgoal boundaries on the way.
@@ -6,6 +6,7 @@ episode is reproducible from its trace. Frames can be rendered at subgoal bounda
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -36,38 +37,66 @@ def write_gif(frames: list[np.ndarray], path: Path) -> None:
     images[0].save(path, save_all=True, append_images=images[1:], duration=120, loop=0)
 
 
-def replay(events: list[Event], frames: bool = False, every_step: bool = False) -> Replay:
-    """Re-run one episode's recorded actions; compare success, reward and steps with its end."""
+def replay(
+    events: list[Event], frames: bool = False, every_step: bool = False, before: Sequence[list[Event]] = ()
+) -> Replay:
+    """Re-run one episode's recorded actions; compare the world's reward, whether its mission got
+    done, and the steps with the episode's end.
+
+    A task after the first of a session goes on in the world its session left: ``before`` are
+    the session's earlier tasks, replayed first (see :func:`session_of`).
+    """
     start = next((e for e in events if isinstance(e, EpisodeStart)), None)
     end = next((e for e in events if isinstance(e, EpisodeEnd)), None)
     if start is None:
         raise TraceError(f"episode {events[0].episode if events else '?'} has no episode_start event")
+    first = next((e for e in before[0] if isinstance(e, EpisodeStart)), start) if before else start
     env = make_env(start.env_id, render_mode="rgb_array" if frames else None, **start.env_kwargs)
-    env.reset(seed=start.seed)
+    env.reset(seed=first.seed)
+    for earlier in before:
+        for action in _actions(earlier):
+            env.step(action)
     pictures = [env.render()] if frames else []
-    reward, steps, done = 0.0, 0, False
+    reward, steps, mission_done = 0.0, 0, False
     for event in events:
         if not isinstance(event, SubgoalEnd):
             continue
         for action in event.actions:
-            if done:
-                break
-            _, reward, terminated, truncated, _ = env.step(action)
+            _, stepped, terminated, _, _ = env.step(action)
+            reward = float(stepped)
+            mission_done |= terminated and reward > 0
             steps += 1
-            done = terminated or truncated
             if every_step and frames:
                 pictures.append(env.render())
         if frames and not every_step:
             pictures.append(env.render())
-    success = bool(done and reward > 0)
     mismatches = []
     if end is None:
         mismatches.append("the episode has no episode_end event (cut short?)")
     else:
-        if success != end.success:
-            mismatches.append(f"success: recorded {end.success}, replayed {success}")
+        if "mission_done" in end.model_fields_set and mission_done != end.mission_done:
+            mismatches.append(f"the world's mission done: recorded {end.mission_done}, replayed {mission_done}")
+        # judged by the world (and every trace from before tasks had their own checks)
+        by_world = end.check == "env" or "mission_done" not in end.model_fields_set
+        if by_world and end.success != mission_done:
+            mismatches.append(f"success: recorded {end.success}, replayed {mission_done}")
         if steps != end.steps:
             mismatches.append(f"steps: recorded {end.steps}, replayed {steps}")
         if abs(reward - end.reward) > 1e-6:
             mismatches.append(f"reward: recorded {end.reward:.4f}, replayed {reward:.4f}")
-    return Replay(start.episode, not mismatches, mismatches, success, float(reward), steps, pictures)
+    success = end.success if end is not None else False
+    return Replay(start.episode, not mismatches, mismatches, success, reward, steps, pictures)
+
+
+def _actions(events: list[Event]) -> list[int]:
+    return [a for e in events if isinstance(e, SubgoalEnd) for a in e.actions]
+
+
+def session_of(episodes: dict[int, list[Event]], number: int) -> list[list[Event]]:
+    """The earlier tasks of episode ``number``'s session, oldest first: the episodes before it
+    back to the last one that started its world afresh (``task`` 0)."""
+    start = next((e for e in episodes[number] if isinstance(e, EpisodeStart)), None)
+    if start is None or start.task == 0:
+        return []
+    earlier = sorted(k for k in episodes if k < number)[-start.task :]
+    return [episodes[k] for k in earlier]

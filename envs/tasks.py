@@ -1,0 +1,86 @@
+"""A user's task judged by a check that comes from the task, never from the world's own mission.
+
+A goal written in BabyAI's mission language (:func:`~foreman.envs.mission.parse_mission`) is
+checked by BabyAI's verifier for that instruction, built fresh when the task starts: its clauses in
+the order and combination the goal asks (And / Before / After), its "on your left" resolved
+against the agent's pose when the task began. The world's reward, which answers the world's
+mission, plays no part. A goal in other words has no such check of its own; then the agent judges
+it by its plan's subgoals, each confirmed by its detector (see ``orchestrator.py``).
+
+Works on any MiniGrid grid: where a world has no BabyAI rooms, the whole grid counts as the
+room that "in front of you" and the like are resolved in.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+from minigrid.envs.babyai.core import verifier as babyai
+
+from foreman.envs.detectors import Pose, Status, posed, verifiable
+from foreman.envs.mission import (
+    After,
+    And,
+    Before,
+    GoTo,
+    Instruction,
+    MissionParseError,
+    ObjectDesc,
+    Open,
+    PickUp,
+    PutNext,
+    parse_mission,
+)
+
+
+def _desc(desc: ObjectDesc) -> babyai.ObjDesc:
+    return babyai.ObjDesc(desc.type, desc.color, desc.location)
+
+
+def to_babyai(instr: Instruction) -> babyai.Instr:
+    """BabyAI's verifier instruction for one of ours (the inverse of ``from_babyai``)."""
+    if isinstance(instr, GoTo):
+        return babyai.GoToInstr(_desc(instr.target))
+    if isinstance(instr, PickUp):
+        return babyai.PickupInstr(_desc(instr.target))
+    if isinstance(instr, Open):
+        return babyai.OpenInstr(_desc(instr.target))
+    if isinstance(instr, PutNext):
+        return babyai.PutNextInstr(_desc(instr.target), _desc(instr.next_to))
+    if isinstance(instr, And):
+        return babyai.AndInstr(to_babyai(instr.first), to_babyai(instr.second))
+    if isinstance(instr, Before):
+        return babyai.BeforeInstr(to_babyai(instr.first), to_babyai(instr.second))
+    if isinstance(instr, After):  # BabyAI's AfterInstr(a, b): "a after you b", b done first
+        return babyai.AfterInstr(to_babyai(instr.second), to_babyai(instr.first))
+    raise TypeError(f"no BabyAI instruction for {type(instr).__name__}")
+
+
+def instruction_of(goal: str) -> Instruction | None:
+    """The goal as a BabyAI instruction, or None when it is not written in the mission language."""
+    try:
+        return parse_mission(goal.strip().rstrip("."))
+    except MissionParseError:
+        return None
+
+
+class TaskVerifier:
+    """BabyAI's verifier for an instruction, from the moment the task starts.
+
+    Create it when the task starts (``anchor``: the agent's pose then), and call :meth:`step`
+    once after every env step. Success and failure are final.
+    """
+
+    def __init__(self, instruction: Instruction, env: gym.Env, anchor: Pose | None = None):
+        self.instruction = instruction
+        self._instr: Any = to_babyai(instruction)
+        world = verifiable(env)
+        with posed(world, anchor):
+            self._instr.reset_verifier(world)
+        self.status: Status = "continue"
+
+    def step(self, action: int) -> Status:
+        if self.status == "continue":
+            self.status = self._instr.verify(action)
+        return self.status
