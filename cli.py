@@ -163,6 +163,14 @@ COMMANDS = (
         "bench_agent_text",
     ),
     Command(
+        "bench tasks",
+        "users' tasks other than the world's mission, sessions and refusals, judged by the bench's verifier",
+        "bench.tasks",
+        "TasksBenchConfig",
+        "bench_tasks",
+        "table",
+    ),
+    Command(
         "bench paired",
         "two evals of the same episodes: which changed, McNemar's exact test",
         "bench.paired",

@@ -244,7 +244,7 @@ class _Runner:
             row |= {"goal": mission, "mission": mission}
             return row | outcome | {"end_reason": "success" if outcome["success"] else "bot failed", "llm_calls": 0}
         self.rng.seed(spec.seed)
-        result = self._agent(env).run(env, goal=spec.goal, seed=spec.seed, trace=trace, episode=index)
+        result = self._agent(env).run(env, spec.goal, spec.seed, trace, index, goal_is_mission=True)
         return _row(index, spec, result)
 
 

@@ -565,6 +565,7 @@ class _Emitter:
             plan=[s.to_text() for s in result.plan] if result.plan is not None else None,
             failure=result.failure,
             refusal=result.refusal,
+            screen_s=result.screen_s,
             latency_s=result.latency_s,
             prompt_tokens=result.prompt_tokens,
             completion_tokens=result.completion_tokens,
@@ -576,13 +577,14 @@ def describe_result(result: EpisodeResult) -> str:
     where = f"{result.env_id}, seed {result.seed}" + (f", task {result.task + 1}" if result.task else "")
     lines = [f"Goal: {result.goal}", f"World ({where}); its own mission: {result.mission}"]
     for number, plan in enumerate(result.plans):
+        if plan.refusal:
+            lines.append(f"Refused: {plan.refusal}")
+            continue
         label = "Plan" if number == 0 else f"Replan {number}"
         body = plan.attempts[-1].raw if plan.attempts else "(none)"
         lines.append(f"{label} ({plan.latency_s:.2f} s): " + body.replace("\n", "; "))
         if plan.failure:
             lines.append(f"  planning failed: {plan.failure}")
-        if plan.refusal:
-            lines.append(f"  refused: {plan.refusal}")
     for record in result.subgoals:
         reason = f" ({record.reason})" if record.reason else ""
         lines.append(f"  {record.subgoal.to_text()}: {record.status} in {record.steps} steps{reason}")

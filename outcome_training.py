@@ -50,7 +50,7 @@ class Rollouts:
         planner = FixedPlanner(plans[0], plans[1:])
         self.agent.planner, self.agent.config = planner, AgentConfig(max_replans=len(plans))
         env = self.envs.setdefault(env_id, make_env(env_id))
-        return self.agent.run(env, goal=goal, seed=seed).success, planner.unanswered
+        return self.agent.run(env, goal=goal, seed=seed, goal_is_mission=True).success, planner.unanswered
 
 
 def finetune_outcomes(config: OutcomesCommand) -> dict[str, Any]:

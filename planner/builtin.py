@@ -21,6 +21,7 @@ from foreman.errors import ForemanError
 from foreman.planner.llama_chat import LlamaCppChat, LlamaCppScorer
 from foreman.planner.llm import LLMPlanner, PlannerPrompts
 from foreman.planner.saycan import SayCanPlanner
+from foreman.planner.screen import LanguageModelScreen
 from foreman.planner.tuning.adapter import ADAPTERS_DIR, gguf_adapter, load_card
 from foreman.planner.weights import PACKAGED_MODELS, QWEN_CODER_1_5B
 
@@ -48,10 +49,20 @@ class PlannerOptions:
     (its key, if it needs one, from $OPENAI_API_KEY)"""
     server_model: str = "local"
     """the model to ask that server for"""
+    screen: bool = True
+    """refuse goals that ask for nothing the skills can do before planning (a goal outside the
+    mission language is judged by the packaged 1.5B model; --no-screen plans every goal)"""
 
 
 def planner_from(options: PlannerOptions) -> LLMPlanner | SayCanPlanner:
-    return builtin_planner(options.planner, options.model, options.adapter, options.server, options.server_model)
+    return builtin_planner(
+        options.planner, options.model, options.adapter, options.server, options.server_model, options.screen
+    )
+
+
+def builtin_screen() -> LanguageModelScreen:
+    """The goal screen of the built-in planners: the packaged 1.5B model's judgement."""
+    return LanguageModelScreen(LlamaCppScorer(QWEN_CODER_1_5B))
 
 
 def builtin_planner(
@@ -60,11 +71,14 @@ def builtin_planner(
     adapter: Path = DEFAULT_ADAPTER,
     server: str | None = None,
     server_model: str = "local",
+    screen: bool = True,
 ) -> LLMPlanner | SayCanPlanner:
     """A planner of the given kind; ``base_model`` is the model of ``base``, ``adapter`` that of
-    ``llm`` and ``saycan``, ``server`` and ``server_model`` those of ``openai``."""
+    ``llm`` and ``saycan``, ``server`` and ``server_model`` those of ``openai``; with ``screen``,
+    goals no skill can serve are refused (see ``planner/screen.py``)."""
+    goals = builtin_screen() if screen else None
     if kind == "base":
-        return LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[base_model]))
+        return LLMPlanner(LlamaCppChat(model=PACKAGED_MODELS[base_model]), screen=goals)
     if kind == "openai":
         from langchain_openai import ChatOpenAI
         from pydantic import SecretStr
@@ -73,12 +87,15 @@ def builtin_planner(
             raise PlannerConfigError("--planner openai needs --server URL (an OpenAI-compatible server's base URL)")
         key = SecretStr(os.environ.get("OPENAI_API_KEY", "not-needed"))
         chat = ChatOpenAI(base_url=server, api_key=key, model=server_model, temperature=0, max_completion_tokens=200)
-        return LLMPlanner(chat)
+        return LLMPlanner(chat, screen=goals)
     if kind not in ("llm", "saycan"):
         raise ValueError(f"unknown planner kind {kind!r}; the built-in kinds are {', '.join(PLANNER_KINDS)}")
     card = load_card(adapter)
     if kind == "saycan":
-        return SayCanPlanner(LlamaCppScorer(card.base, gguf_adapter(adapter)), PlannerPrompts.load(card.prompt))
+        scorer = LlamaCppScorer(card.base, gguf_adapter(adapter))
+        return SayCanPlanner(scorer, PlannerPrompts.load(card.prompt), screen=goals)
     return LLMPlanner(
-        LlamaCppChat(model=card.base, lora=gguf_adapter(adapter)), prompts=PlannerPrompts.load(card.prompt)
+        LlamaCppChat(model=card.base, lora=gguf_adapter(adapter)),
+        prompts=PlannerPrompts.load(card.prompt),
+        screen=goals,
     )

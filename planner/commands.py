@@ -48,6 +48,8 @@ def plan(config: PlanConfig) -> dict[str, Any]:
 
 
 def plan_text(record: dict[str, Any]) -> str:
+    if record["refusal"]:
+        return f"Refused: {record['refusal']}"
     if record["plan_text"] is None:
         return f"No plan: {record['failure']}"
     return (

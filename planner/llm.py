@@ -38,6 +38,7 @@ from foreman.planner.plan import (
     plan_grammar,
 )
 from foreman.planner.retrieval import SkillRetriever
+from foreman.planner.screen import GoalScreen
 
 PROMPTS_DIR = Path(__file__).resolve().parent.parent / "prompts"
 MAX_GOAL_CHARS = 500
@@ -81,6 +82,8 @@ class PlanResult(BaseModel):
     plan: list[Subgoal] | None
     failure: str | None = None
     refusal: str | None = None
+    screen_s: float = 0.0
+    """seconds the goal screen took (a language model's yes or no; see ``planner/screen.py``)"""
     reason: Literal["initial", "replan"]
     template: str
     prompt_sha256: str = ""
@@ -175,19 +178,25 @@ def clean_goal(goal: str) -> str:
     return " ".join(printable.split())
 
 
-def open_result(request: PlanRequest, template: str, messages: list[BaseMessage]) -> PlanResult:
-    """The result a planner fills in for ``request``, already a recorded failure when the goal is
-    empty or too long (refused without a model call)."""
+def open_result(
+    request: PlanRequest, template: str, messages: list[BaseMessage], screen: GoalScreen | None = None
+) -> PlanResult:
+    """The result a planner fills in for ``request``, already a refusal when the goal is empty,
+    too long, or (for a first plan) refused by ``screen``: then no model writes a plan."""
     reason: Literal["initial", "replan"] = "replan" if request.history else "initial"
     result = PlanResult(plan=None, reason=reason, template=template, user_message=str(messages[-1].content))
     goal = clean_goal(request.goal)
     if not goal:
-        result.failure = "the goal is empty"
+        result.refusal = "the goal is empty"
     elif len(goal) > MAX_GOAL_CHARS:
-        result.failure = f"the goal is {len(goal)} characters long; at most {MAX_GOAL_CHARS} are accepted"
+        result.refusal = f"the goal is {len(goal)} characters long; at most {MAX_GOAL_CHARS} are accepted"
     else:
         prompt = "\n".join(f"{m.type}: {m.content}" for m in messages)
         result.prompt_sha256 = hashlib.sha256(prompt.encode()).hexdigest()
+        if screen is not None and not request.history:
+            started = time.perf_counter()
+            result.refusal = screen.refusal(goal, request.skills)
+            result.screen_s = time.perf_counter() - started
     return result
 
 
@@ -214,6 +223,7 @@ class LLMPlanner:
         prompts: PlannerPrompts | None = None,
         max_listed_skills: int = 16,
         encoder=None,
+        screen: GoalScreen | None = None,
     ):
         self.model = model
         self.grammar = isinstance(model, LlamaCppChat) if grammar is None else grammar
@@ -222,6 +232,9 @@ class LLMPlanner:
         self.max_listed_skills = max_listed_skills
         """a larger library is shortlisted per goal by embedding similarity (planner/retrieval.py)"""
         self._encoder = encoder
+        self.screen = screen
+        """refuses, before any plan, goals that ask for nothing the skills can do (None: none refused
+        but empty or overlong ones)"""
         self._retrievers: dict[tuple[SkillSpec, ...], SkillRetriever] = {}
 
     def listed_skills(self, request: PlanRequest) -> list[SkillSpec]:
@@ -250,8 +263,8 @@ class LLMPlanner:
         """A plan for the request; ``sampling`` (e.g. ``temperature``, ``seed``) goes to the model."""
         request = request.model_copy(update={"skills": self.listed_skills(request)})
         template, messages = self.messages(request)
-        result = open_result(request, template, messages)
-        if result.failure:
+        result = open_result(request, template, messages, self.screen)
+        if result.refusal:
             return result
         parser = PlanParser(specs=request.skills)
         options = dict(sampling)

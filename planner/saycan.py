@@ -19,26 +19,17 @@ import itertools
 import math
 import time
 from collections.abc import Sequence
-from typing import Protocol
-
-from langchain_core.messages import BaseMessage
 
 from foreman.envs import Subgoal, parse_object
 from foreman.planner.llm import PlanAttempt, PlannerPrompts, PlanRequest, PlanResult, open_result, said_phrases
 from foreman.planner.plan import _SIGNATURES, MAX_PLAN_STEPS, SkillSpec, parse_plan
+from foreman.planner.screen import ContinuationScorer, GoalScreen
 
 END_OF_TURN = "<|im_end|>"
 AFFORDANCE_FLOOR = 0.05
 """an affordance below this counts as this: a critic's near-zero should demote a call, not veto it"""
 
 _FITS = {"any": lambda d: True, "not_door": lambda d: d.type != "door", "door": lambda d: d.type == "door"}
-
-
-class ContinuationScorer(Protocol):
-    """A language model that scores text: total log-probability of each continuation after a
-    prompt (chat messages rendered by the model's own template, then ``prefix``)."""
-
-    def score(self, messages: list[BaseMessage], prefix: str, continuations: Sequence[str]) -> list[float]: ...
 
 
 def candidate_calls(specs: Sequence[SkillSpec], phrases: Sequence[str]) -> list[str]:
@@ -62,8 +53,15 @@ def _logsumexp(values: Sequence[float]) -> float:
 class SayCanPlanner:
     """Plans by scoring candidate calls with a :class:`ContinuationScorer` times affordances."""
 
-    def __init__(self, scorer: ContinuationScorer, prompts: PlannerPrompts | None = None, max_steps: int = 6):
+    def __init__(
+        self,
+        scorer: ContinuationScorer,
+        prompts: PlannerPrompts | None = None,
+        max_steps: int = 6,
+        screen: GoalScreen | None = None,
+    ):
         self.scorer = scorer
+        self.screen = screen
         self.prompts = prompts or PlannerPrompts.load("tuned")
         self.max_steps = min(max_steps, MAX_PLAN_STEPS)
 
@@ -73,8 +71,8 @@ class SayCanPlanner:
 
     def plan(self, request: PlanRequest) -> PlanResult:
         template, messages = self.prompts.messages(request)
-        result = open_result(request, f"saycan {template}", messages)
-        if result.failure:
+        result = open_result(request, f"saycan {template}", messages, self.screen)
+        if result.refusal:
             return result
         calls = candidate_calls(request.skills, said_phrases(request))
         if not calls:

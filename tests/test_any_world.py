@@ -61,6 +61,11 @@ def test_a_session_keeps_the_world_and_judges_each_task_by_its_own_check(tmp_pat
     assert sorted(grouped) == [0, 1]
     assert replay(grouped[1], before=session_of(grouped, 1)).matches
     assert not replay(grouped[1]).matches  # from a fresh world the second task's actions do not fit
+    from foreman.traces.summary import summary
+
+    told = summary(read_trace(tmp_path / "t.jsonl").events)
+    assert told["by_place_in_session"] == {0: {"tasks": 1, "done": 1}, 1: {"tasks": 1, "done": 1}}
+    assert told["checks"] == {"env": 1, "verifier": 1, "plan": 0} and told["mission_done"] == 1
 
 
 @pytest.mark.parametrize("goal", ["head over to the red key", "go to the red key"])

@@ -78,7 +78,7 @@ def test_bounded_retries_end_in_a_recorded_failure():
 def test_empty_and_huge_goals_are_refused_without_calling_the_model(goal, failure):
     planner, recorder = planner_with("go_to(the red ball)")
     result = planner.plan(PlanRequest(goal=goal, skills=SPECS))
-    assert result.plan is None and failure in result.failure and recorder.prompts == []
+    assert result.plan is None and failure in result.refusal and recorder.prompts == []
 
 
 @pytest.mark.parametrize(

@@ -93,4 +93,4 @@ def test_goals_without_a_plan_are_recorded_failures_without_scoring(goal, failur
     scorer = ScriptedScorer([])
     library_like = [s for s in SPECS if s.subgoal != "drop"]  # drop() takes no object: always a candidate
     result = SayCanPlanner(scorer).plan(PlanRequest(goal=goal, skills=library_like))
-    assert result.plan is None and failure in result.failure and scorer.calls == []
+    assert result.plan is None and failure in (result.refusal or result.failure) and scorer.calls == []

@@ -74,6 +74,8 @@ class PlanMade(_Event):
     failure: str | None = None
     refusal: str | None = None
     """why the goal was refused: it asks for nothing the skills can do"""
+    screen_s: float = 0.0
+    """seconds the goal screen took"""
     latency_s: float
     prompt_tokens: int
     completion_tokens: int

@@ -1,4 +1,5 @@
-"""What a trace says: success, LLM calls, replans, and where things went wrong.
+"""What a trace says: success, LLM calls, replans, where things went wrong, and, for sessions,
+how tasks fared by their place in the session and which checks judged them.
 
 A failed episode is blamed on execution when one of its subgoals failed or ran out of steps
 (a skill did not do what was asked), and on planning when planning failed or every planned
@@ -67,6 +68,12 @@ def summary(events: list[Event]) -> dict[str, Any]:
         if cause:
             blame[cause] += 1
     values = list(finished.values())
+    place = {k: next((e.task for e in v if isinstance(e, EpisodeStart)), 0) for k, v in by_episode.items()}
+    by_task: dict[int, dict[str, Any]] = {}
+    for number, end in finished.items():
+        counts = by_task.setdefault(place[number], {"tasks": 0, "done": 0})
+        counts["tasks"] += 1
+        counts["done"] += end.success
     return {
         "episodes": len(values),
         "unfinished_episodes": sorted(k for k in by_episode if k not in finished),
@@ -77,4 +84,7 @@ def summary(events: list[Event]) -> dict[str, Any]:
         "failed_episodes_blamed_on": blame,
         "subgoals_by_skill": by_skill,
         "failed_subgoals_by_plan_step": dict(sorted(by_step.items())),
+        "by_place_in_session": dict(sorted(by_task.items())),
+        "checks": {c: sum(e.check == c for e in values) for c in ("env", "verifier", "plan")},
+        "mission_done": sum(e.mission_done for e in values),
     }
