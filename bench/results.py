@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from foreman.errors import ForemanError
 
-BenchKind = Literal["agent", "planner", "skills", "ppo"]
+BenchKind = Literal["agent", "planner", "skills", "ppo", "tasks"]
 SHIPPED_RESULTS = Path(__file__).resolve().parent / "results"
 """the measurements the README and bench/RESULTS.md quote (read-only; benches write elsewhere)"""
 
@@ -115,7 +115,7 @@ def report(results: dict[str, BenchResult]) -> str:
         "Each row: what was measured, the command that measures it again, the seeds, the date, and",
         "the sha256 (first 10 hex digits) of the adapter and skills measured.",
     ]
-    for bench in ("agent", "planner", "skills", "ppo"):
+    for bench in ("agent", "tasks", "planner", "skills", "ppo"):
         chosen = [r for r in results.values() if r.bench == bench]
         if not chosen:
             continue
@@ -140,6 +140,17 @@ def _describe(result: BenchResult) -> str:
             f"{_pct(s['success_rate'])} ({_pct(low)}-{_pct(high)}) of {s['episodes']}; {s['mean_steps']:.1f} steps, "
             f"{s.get('median_llm_calls', 0):.0f} LLM calls (median), {s.get('mean_prompt_tokens', 0):.0f} prompt tokens"
             f"; {s['agent']}"
+        )
+    if result.bench == "tasks":
+        levels = "; ".join(
+            f"{level.removeprefix('BabyAI-').removesuffix('-v0')} {_pct(v['success']['rate'])} of {v['tasks']}"
+            for level, v in s["levels"].items()
+        )
+        sessions, must = s["sessions"], s["must_refuse"]
+        return (
+            f"{levels}; false claims {s['false_claims']}; sessions with every task done "
+            f"{sessions['every_task_achieved']['count']} of {sessions['sessions']}; refused {must['count']} of "
+            f"{must['of']} must-refuse, {s['must_not_refuse']['count']} of {s['must_not_refuse']['of']} valid"
         )
     if result.bench == "planner":
         return f"{_pct(s['exact'])} exact of {s['episodes']}; p50 {s['p50_s']:.2f} s, p95 {s['p95_s']:.2f} s"

@@ -351,12 +351,12 @@ def bench_tasks(config: TasksBenchConfig) -> dict[str, Any]:
     planner = planner_from(config.planner)
     agent = Agent(planner, SkillLibrary())
     started = time.perf_counter()
+    if config.refusals:
+        _refusals(config, agent, rows)
     with TraceWriter(folder / "tasks_trace.jsonl") as trace:
         _user_tasks(config, agent, rows, trace)
     with TraceWriter(folder / "sessions_trace.jsonl") as trace:
         _sessions(config, agent, rows, trace)
-    if config.refusals:
-        _refusals(config, agent, rows)
     summary = summarise(list(rows.done.values())) | {
         "planner": getattr(planner, "identity", ""),
         "config": {k: str(v) for k, v in asdict(config).items()},
