@@ -15,6 +15,7 @@ import json
 import logging
 import sys
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from foreman.arguments import add_options, from_options
@@ -229,6 +230,26 @@ def parse_command(argv: list[str]) -> tuple[Command, Any, bool]:
     command: Command = args.command_spec
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.WARNING)
     return command, from_options(_loaded(command, command.config), args), args.json
+
+
+def reference() -> str:
+    """``docs/cli.md``: every command's ``--help``, as the configs make it (``HOME`` shown as ~)."""
+    lines = ["# Command line", "", (
+        "Generated from the config dataclasses by `foreman.cli.reference()`; `foreman COMMAND --help`\n"
+        "prints the same. Every command takes `--json` to write its result for programs; `-v` before\n"
+        "the command logs at debug level. Outputs default to the user's foreman folder\n"
+        "(`$FOREMAN_HOME`, else `~/.local/share/foreman`)."
+    ), "", "| command | what it does |", "|---|---|"]  # fmt: skip
+    lines += [f"| `foreman {c.words}` | {c.help} |" for c in COMMANDS]
+    for command in COMMANDS:
+        argv = command.words.split()
+        parser = build_parser(argv)
+        sub = parser._subparsers._group_actions[0].choices[argv[0]]  # type: ignore[union-attr,index]
+        if len(argv) > 1:
+            sub = sub._subparsers._group_actions[0].choices[argv[1]]
+        text = sub.format_help().replace(str(Path.home()), "~").rstrip()
+        lines += ["", f"## foreman {command.words}", "", "```", text, "```"]
+    return "\n".join(lines) + "\n"
 
 
 def _json(result: Any) -> str:

@@ -38,7 +38,10 @@ class SeenObject:
 
     @property
     def name(self) -> str:
-        words = (self.door_state, self.color, self.type)
+        """How the planner reads it: "locked yellow door", "green goal square", "lava" (always red)."""
+        if self.type == "lava":
+            return "lava"
+        words = (self.door_state, self.color, "goal square" if self.type == "goal" else self.type)
         return " ".join(w for w in words if w)
 
     @property
@@ -55,7 +58,9 @@ def _cell_name(cell: np.ndarray) -> str:
     obj_type = IDX_TO_OBJECT[int(cell[0])]
     if obj_type == "door":
         return f"{_DOOR_STATES[int(cell[2])]} {IDX_TO_COLOR[int(cell[1])]} door"
-    if int(cell[0]) in _DESCRIBED:
+    if obj_type == "goal":
+        return f"{IDX_TO_COLOR[int(cell[1])]} goal square"
+    if int(cell[0]) in _DESCRIBED and obj_type != "lava":
         return f"{IDX_TO_COLOR[int(cell[1])]} {obj_type}"
     return obj_type
 
@@ -280,6 +285,8 @@ class AgentMemory:
 
 
 def _a(name: str) -> str:
+    if name == "lava":
+        return "lava"
     return ("an " if name[0] in "aeiou" else "a ") + name
 
 

@@ -71,11 +71,15 @@ _EXAMPLES = (
 )
 
 
+def _kinds_of_object() -> str:
+    plural = [t + ("es" if t.endswith("x") else "s") for t in OBJECT_TYPES]
+    return ", ".join(plural[:-1]) + f" and {plural[-1]}"
+
+
 def judge_messages(goal: str, skills: Sequence[SkillSpec]) -> list[BaseMessage]:
     """The chat the language model answers yes or no to, built from the skills' cards."""
     listed = "\n".join(f"{s.signature()}: {s.description}" for s in skills)
-    plural = [t + ("es" if t.endswith("x") else "s") for t in OBJECT_TYPES]
-    types = ", ".join(plural[:-1]) + f" and {plural[-1]}"
+    types = _kinds_of_object()
     system = _INSTRUCTIONS.format(types=types, colors=", ".join(COLORS[:-1]) + f" or {COLORS[-1]}", skills=listed)
     messages: list[BaseMessage] = [SystemMessage(content=system)]
     for request, answer in _EXAMPLES:
@@ -103,7 +107,7 @@ class LanguageModelScreen:
             return None
         unheld = sorted(_WORLD_ONLY & {w.rstrip("s") for w in _WORD.findall(goal.lower())})
         if unheld:
-            return f"no skill acts on {', '.join(unheld)} (the skills act on {', '.join(OBJECT_TYPES)}s)"
+            return f"no skill acts on {' or '.join(unheld)} squares (the skills act on {_kinds_of_object()})"
         yes, no = self.scorer.score(judge_messages(goal, skills), "", ["yes", "no"])
         bar = self.refuse_below_naming_objects if noun_phrases(goal) else self.refuse_below_naming_none
         if yes - no < bar:

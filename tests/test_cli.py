@@ -93,3 +93,16 @@ def test_every_command_builds_its_options_and_its_functions_exist():
         build_parser(command.words.split())  # the config's fields all make options
         for name in (command.config, command.main, command.text):
             assert callable(_loaded(command, name)), (command.words, name)
+
+
+def test_the_cli_reference_in_docs_is_what_the_configs_make(monkeypatch):
+    from pathlib import Path
+
+    from foreman.cli import reference
+
+    monkeypatch.setenv("COLUMNS", "100")
+    monkeypatch.setenv("HOME", "/home/you")  # the user's folder as a reader's would be
+    monkeypatch.delenv("FOREMAN_HOME")
+    monkeypatch.delenv("XDG_DATA_HOME", raising=False)
+    written = (Path(__file__).resolve().parent.parent / "docs" / "cli.md").read_text()
+    assert written == reference(), "regenerate: COLUMNS=100 python -c 'from foreman.cli import reference; ...'"

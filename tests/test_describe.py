@@ -136,3 +136,14 @@ def test_an_object_the_agent_moved_keeps_the_location_it_started_in():
     box = (1 + AgentMemory.SIZE // 2, 0 + AgentMemory.SIZE // 2)
     assert memory.matching(behind)[box] and not memory.matching(in_front)[box]
     assert memory.matching(behind).sum() == 1 and not memory.matching(in_front).any()
+
+
+def test_plain_minigrid_things_are_described_as_a_person_would():
+    from foreman.envs import AgentMemory, make_env
+
+    memory = AgentMemory()
+    memory.observe(make_env("MiniGrid-LavaGapS5-v0").reset(seed=1)[0])
+    assert memory.describe().splitlines()[1:] == [
+        "In front of you: lava.",
+        "You see: lava (1 ahead); lava (1 ahead, 2 right); a green goal square (2 ahead, 2 right).",
+    ]

@@ -39,7 +39,8 @@ def test_a_mission_clause_without_a_skill_is_refused_naming_it():
 def test_things_of_the_world_no_skill_acts_on_are_refused_naming_them():
     scorer = ScriptedScorer(10.0)
     reason = LanguageModelScreen(scorer).refusal("use the key to open the door and then get to the goal", SPECS)
-    assert reason.startswith("no skill acts on goal") and scorer.asked == []
+    assert reason == "no skill acts on goal squares (the skills act on balls, boxes, keys and doors)"
+    assert scorer.asked == []
 
 
 @pytest.mark.parametrize(
