@@ -109,7 +109,8 @@ class LanguageModelScreen:
         if unheld:
             return f"no skill acts on {' or '.join(unheld)} squares (the skills act on {_kinds_of_object()})"
         yes, no = self.scorer.score(judge_messages(goal, skills), "", ["yes", "no"])
-        bar = self.refuse_below_naming_objects if noun_phrases(goal) else self.refuse_below_naming_none
+        names = noun_phrases(re.sub(r"\bgray\b", "grey", goal.lower()))  # the world's grey, either spelling
+        bar = self.refuse_below_naming_objects if names else self.refuse_below_naming_none
         if yes - no < bar:
             return (
                 "it asks for nothing the skills can do, as the language model judged it "
