@@ -36,6 +36,7 @@ from foreman.planner.plan import (
     format_step,
     noun_phrases,
     plan_grammar,
+    unsaid,
 )
 from foreman.planner.retrieval import SkillRetriever
 from foreman.planner.screen import GoalScreen
@@ -282,10 +283,15 @@ class LLMPlanner:
             )
             result.attempts.append(attempt)
             try:
-                result.plan = parser.parse(attempt.raw)
-                return result
+                plan = parser.parse(attempt.raw)
             except OutputParserException as error:
                 attempt.error = error.observation
+            else:
+                missing = [] if request.history else unsaid(clean_goal(request.goal), plan)
+                if not missing:
+                    result.plan = plan
+                    return result
+                attempt.error = f"the plan leaves out {', '.join(missing)}, which the goal says"
             messages = [
                 *messages,
                 AIMessage(content=attempt.raw),

@@ -157,7 +157,16 @@ def noun_phrases(text: str) -> list[str]:
     return list(dict.fromkeys(" ".join(words[i:j]) for i, j in _phrase_spans(words)))
 
 
-_SAID_AS = {"gray": "grey", "balls": "ball", "boxes": "box", "keys": "key", "doors": "door", "objects": "object"}
+_SAID_AS = {
+    "gray": "grey",
+    "balls": "ball",
+    "boxes": "box",
+    "keys": "key",
+    "doors": "door",
+    "objects": "object",
+    "sphere": "ball",  # how people (and the rewording model) often call the ball
+    "spheres": "ball",
+}
 _LOCATION_WORDS = {"front": "in front of you", "behind": "behind you", "left": "on your left", "right": "on your right"}
 
 
@@ -177,7 +186,7 @@ def _description(colors: Sequence[str], types: Sequence[str], locations: Sequenc
     return f'(("the" | "a") " " {color}({_alternatives(types)}){location})'
 
 
-class _Said:
+class Said:
     """The colours, object types and location words of a text, all of them and those written
     outside every object description (the "loose" ones: "the door that is *red*", "*gray*")."""
 
@@ -205,12 +214,29 @@ class _Said:
         return found
 
 
-def _phrase_rule(name: str, phrases: Sequence[str], keep, said: _Said | None, types: Sequence[str]) -> str:
+def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
+    """The colours the goal says that no argument of the plan carries.
+
+    A plan that leaves one out asks for something else ("the key of grey color" planned as
+    ``go_to(the key)``): judged by its own subgoals' checks, it would be done while the goal is
+    not. (Location words are left alone: "right" is often just "right next to".)"""
+    descs = [d for s in plan for d in (getattr(s, "target", None), getattr(s, "next_to", None)) if d is not None]
+    return [c for c in Said(goal).colors if c not in {d.color for d in descs}]
+
+
+def _phrase_rule(name: str, phrases: Sequence[str], keep, said: Said | None, types: Sequence[str]) -> str:
     """The copied phrases that fit and, with ``said``, descriptions put together with its loose
-    colours and locations; with neither, any description of ``types``."""
-    fitting = [f'"{p}"' for p in phrases if keep(parse_object(p))]
-    if said is not None:
-        fitting += said.descriptions(types)
+    colours and locations; with neither, any description of ``types``. Where a loose colour can
+    be put together with a type, a copied phrase of that type without a colour is left out ("the
+    key of grey color": "the grey key", not "the key", which would ask for any key)."""
+    made = said.descriptions(types) if said is not None else []
+    coloured = set(said.types) if said is not None and said.loose_colors and made else set()
+    fitting = [
+        f'"{p}"'
+        for p in phrases
+        if keep(desc := parse_object(p)) and not (desc.color is None and (desc.type or "object") in coloured)
+    ]
+    fitting += made
     return f"{name} ::= " + " | ".join(fitting or [_description(COLORS, types, list(_LOCATION_WORDS.values()))])
 
 
@@ -233,7 +259,7 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: 
         rule = f"call{index}"
         rules.append(f'{rule} ::= "{spec.name}(" {body} ")"' if body else f'{rule} ::= "{spec.name}()"')
         calls.append(rule)
-    heard = None if said is None else _Said(said)
+    heard = None if said is None else Said(said)
     return "\n".join(
         [
             f'root ::= call ("\\n" call){{0,{MAX_PLAN_STEPS - 1}}}',

@@ -94,7 +94,7 @@ def test_hostile_goals_get_a_valid_plan_or_a_clean_failure(goal):
     result = planner.plan(PlanRequest(goal=goal, skills=SPECS))
     assert result.plan is None and result.failure.startswith("no valid plan")
     assert "\x00" not in recorder.prompts[0][-1].content and "\x1b" not in recorder.prompts[0][-1].content
-    planner, _ = planner_with("pick_up(the blue key)\nopen(the yellow door)")
+    planner, _ = planner_with("go_to(the red ball)")
     assert planner.plan(PlanRequest(goal=goal, skills=SPECS)).plan is not None
 
 
@@ -183,10 +183,11 @@ def _rule_matches(grammar: str, rule: str, text: str) -> bool:
 def test_arguments_are_copied_or_put_together_from_words_the_goal_says():
     goal = "Open the door that is red, then grab the gray key on the left"
     grammar = plan_grammar(vocabulary_specs(), noun_phrases(goal), goal)
-    admitted = [("door", "the door"), ("door", "the red door"), ("not-door", "the grey key on your left")]
+    admitted = [("door", "the red door"), ("not-door", "the grey key on your left")]
     for rule, text in admitted + [("not-door", "a grey key"), ("any", "a red door on your left")]:
         assert _rule_matches(grammar, rule, text), (rule, text)
-    refused = [("door", "the blue door"), ("door", "a door"), ("door", "the red door behind you")]
+    # "the door" is copied, but a loose colour can go with it: offered bare, it would ask for any door
+    refused = [("door", "the door"), ("door", "the blue door"), ("door", "a door"), ("door", "the red door behind you")]
     for rule, text in refused + [("not-door", "the red ball"), ("not-door", "the red door"), ("any", "the purple key")]:
         assert not _rule_matches(grammar, rule, text), (rule, text)
     copied_only = plan_grammar(vocabulary_specs(), noun_phrases(goal))
@@ -201,3 +202,19 @@ def test_a_goal_in_babyai_phrases_admits_only_its_copies():
     phrases = noun_phrases(goal)
     assert plan_grammar(vocabulary_specs(), phrases, goal) == plan_grammar(vocabulary_specs(), phrases)
     assert not _rule_matches(plan_grammar(vocabulary_specs(), phrases, goal), "any", "a purple key")
+
+
+def test_a_first_plan_that_leaves_out_a_colour_the_goal_says_is_retried():
+    planner, recorder = planner_with("go_to(the key)", "go_to(the grey key)")
+    result = planner.plan(PlanRequest(goal="head for the key of grey color", skills=SPECS))
+    assert [s.to_text() for s in result.plan] == ["go to the grey key"]
+    assert result.attempts[0].error == "the plan leaves out grey, which the goal says"
+
+
+def test_the_grammar_puts_a_loose_colour_on_a_copied_phrase_instead_of_offering_it_bare():
+    from foreman.planner.plan import plan_grammar
+
+    grammar = plan_grammar(SPECS, ["the key"], "head for the key of grey color")
+    rule = next(line for line in grammar.splitlines() if line.startswith("any ::="))
+    assert '"the key"' not in rule and '"grey"' in rule
+    assert '"the key"' in plan_grammar(SPECS, ["the key"], "head for the key")

@@ -48,8 +48,9 @@ def test_things_of_the_world_no_skill_acts_on_are_refused_naming_them():
     [
         ("grab the blue key", -0.5, False),  # names an object: refused only on a clear no
         ("grab the blue key", -1.5, True),
-        ("fetch the sphere", 0.8, False),  # names no object of the world: needs a clear yes
-        ("fetch the sphere", 0.2, True),
+        ("fetch the orb", 1.2, False),  # names no kind of object of the world: needs a clear yes
+        ("fetch the orb", 0.6, True),
+        ("fetch the green sphere", -0.5, False),  # a sphere is what people call a ball
     ],
 )
 def test_other_goals_are_judged_by_the_model_with_a_bar_set_by_what_they_name(goal, margin, refused):
