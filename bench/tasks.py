@@ -129,11 +129,19 @@ class _Watched(gym.Wrapper):
     """The world, with the bench's ground-truth verifier stepped on every action the agent takes."""
 
     verifier: TaskVerifier | None = None
+    steps = 0
+    done_at: int | None = None
+    """the task's step at which the verifier saw it done"""
+
+    def watch(self, verifier: TaskVerifier) -> None:
+        self.verifier, self.steps, self.done_at = verifier, 0, None
 
     def step(self, action):
         result = self.env.step(action)
         if self.verifier is not None:
-            self.verifier.step(action)
+            self.steps += 1
+            if self.verifier.step(action) == "success" and self.done_at is None:
+                self.done_at = self.steps
         return result
 
 
@@ -195,9 +203,9 @@ def _row(result: EpisodeResult, achieved: bool) -> dict[str, Any]:
 
 def _pursue(session: Session, world: _Watched, task: Instruction, goal: str) -> dict[str, Any]:
     """The agent pursues ``goal`` (meaning ``task``) where the session's world is now."""
-    world.verifier = TaskVerifier(task, world, current_pose(world))
+    world.watch(TaskVerifier(task, world, current_pose(world)))
     result = session.do(goal)
-    return _row(result, world.verifier.status == "success")
+    return _row(result, world.done_at is not None) | {"done_at": world.done_at}
 
 
 class _Rows:
@@ -301,6 +309,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for level in dict.fromkeys(r["level"] for r in tasks):
         mine = [r for r in tasks if r["level"] == level]
         both = [r for r in mine if r["success"] and r["bot_steps"]]
+        ratios = [r["steps"] / r["bot_steps"] for r in both]
         levels[level] = {
             "tasks": len(mine),
             "paraphrased": sum(r["worded"] == "paraphrase" for r in mine),
@@ -309,6 +318,10 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "reported": _rate(mine, "reported"),
             "false_claims": sum(r["false_claim"] for r in mine),
             "steps_vs_bot": sum(r["steps"] for r in both) / max(1, sum(r["bot_steps"] for r in both)),
+            "median_steps_vs_bot": statistics.median(ratios) if ratios else None,
+            "steps_to_done_vs_bot": sum(r.get("done_at") or r["steps"] for r in both)
+            / max(1, sum(r["bot_steps"] for r in both)),
+            "achieved_unreported": sum(r["success"] and not r["reported"] for r in mine),
             "bot_failed": sum(r["bot_steps"] is None for r in mine),
             "median_llm_calls": statistics.median(r["llm_calls"] for r in mine),
             "mean_prompt_tokens": statistics.fmean(r["prompt_tokens"] for r in mine),
@@ -379,7 +392,7 @@ def bench_tasks(config: TasksBenchConfig) -> dict[str, Any]:
 def table(summary: dict[str, Any]) -> str:
     lines = [
         "| level | tasks | success (95% CI) | paraphrased: success | reported | false claims | steps / bot "
-        "| median LLM calls | median s |",
+        "(to done) | median LLM calls | median s |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for level, s in summary["levels"].items():
@@ -387,7 +400,8 @@ def table(summary: dict[str, Any]) -> str:
         lines.append(
             f"| {level} | {s['tasks']} | {s['success']['rate']:.1%} ({low:.1%}-{high:.1%}) | "
             f"{s['success_paraphrased']['rate']:.1%} of {s['paraphrased']} | {s['reported']['rate']:.1%} | "
-            f"{s['false_claims']} | {s['steps_vs_bot']:.2f} | {s['median_llm_calls']:g} | {s['median_wall_s']:.1f} |"
+            f"{s['false_claims']} | {s['steps_vs_bot']:.2f} ({s['steps_to_done_vs_bot']:.2f}) | "
+            f"{s['median_llm_calls']:g} | {s['median_wall_s']:.1f} |"
         )
     sessions, must, valid = summary["sessions"], summary["must_refuse"], summary["must_not_refuse"]
     lines += [

@@ -164,8 +164,10 @@ _SAID_AS = {
     "keys": "key",
     "doors": "door",
     "objects": "object",
-    "sphere": "ball",  # how people (and the rewording model) often call the ball
+    "sphere": "ball",  # how people (and the rewording model) often call the ball and the box
     "spheres": "ball",
+    "crate": "box",
+    "crates": "box",
 }
 _LOCATION_WORDS = {"front": "in front of you", "behind": "behind you", "left": "on your left", "right": "on your right"}
 
@@ -214,14 +216,25 @@ class Said:
         return found
 
 
+_PLACES_SAID = {
+    "front": re.compile(r"\bin front\b|\bahead\b"),
+    "behind": re.compile(r"\bbehind\b"),
+    "left": re.compile(r"\bleft\b"),
+    "right": re.compile(r"\b(?:your|the|to) right\b"),  # not "right next to"
+}
+
+
 def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
-    """The colours the goal says that no argument of the plan carries.
+    """The colours and places the goal says that no argument of the plan carries.
 
     A plan that leaves one out asks for something else ("the key of grey color" planned as
-    ``go_to(the key)``): judged by its own subgoals' checks, it would be done while the goal is
-    not. (Location words are left alone: "right" is often just "right next to".)"""
+    ``go_to(the key)``, "the grey ball to your left" as ``pick_up(the grey ball)``): judged by its
+    own subgoals' checks, it would be done while the goal is not."""
     descs = [d for s in plan for d in (getattr(s, "target", None), getattr(s, "next_to", None)) if d is not None]
-    return [c for c in Said(goal).colors if c not in {d.color for d in descs}]
+    text = goal.lower()
+    colors = [c for c in Said(goal).colors if c not in {d.color for d in descs}]
+    places = [p for p, said in _PLACES_SAID.items() if said.search(text) and p not in {d.location for d in descs}]
+    return colors + [_LOCATION_WORDS[p] for p in places]
 
 
 def _phrase_rule(name: str, phrases: Sequence[str], keep, said: Said | None, types: Sequence[str]) -> str:

@@ -218,3 +218,18 @@ def test_the_grammar_puts_a_loose_colour_on_a_copied_phrase_instead_of_offering_
     rule = next(line for line in grammar.splitlines() if line.startswith("any ::="))
     assert '"the key"' not in rule and '"grey"' in rule
     assert '"the key"' in plan_grammar(SPECS, ["the key"], "head for the key")
+
+
+@pytest.mark.parametrize(
+    ("goal", "plan", "missing"),
+    [
+        ("Move to your left, pick up the grey ball.", "pick_up(the grey ball)", ["on your left"]),
+        ("Move to your left, pick up the grey ball.", "pick_up(the grey ball on your left)", []),
+        ("put the key right next to the red box", "put_next(the key, the red box)", []),
+        ("fetch the crate that is blue", "pick_up(the box)", ["blue"]),
+    ],
+)
+def test_unsaid_names_the_colours_and_places_a_plan_leaves_out(goal, plan, missing):
+    from foreman.planner.plan import parse_plan, unsaid
+
+    assert unsaid(goal, parse_plan(plan, SPECS)) == missing
