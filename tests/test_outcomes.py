@@ -68,6 +68,9 @@ def test_a_rewording_keeps_meaning_only_with_every_object_location_and_kind_of_s
     assert not keeps_meaning("go to a purple box", "Pick up the purple box.")
     assert not keeps_meaning("go to a purple box", "Go to the purple boxes.")
     assert keeps_meaning("open a door", "Unlock a door.")
+    moved = "put the blue ball next to the green key"
+    assert keeps_meaning(moved, "Set the blue ball beside the green key.")
+    assert not keeps_meaning(moved, "Set the green key beside the blue ball.")  # the key would be moved
 
 
 def test_every_distinct_sampled_plan_is_executed_once_and_scored_by_the_rollout():

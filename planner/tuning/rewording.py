@@ -10,7 +10,7 @@ import random
 import re
 from collections import Counter
 
-from foreman.envs import COLORS, OBJECT_TYPES, ObjectDesc, clauses_in_order, parse_mission
+from foreman.envs import COLORS, OBJECT_TYPES, ObjectDesc, PutNext, clauses_in_order, parse_mission
 from foreman.planner.llm import PROMPTS_DIR, clean_goal
 
 
@@ -78,7 +78,21 @@ def keeps_meaning(mission: str, goal: str) -> bool:
         return False
     if says(_ONLY["pick_up"]) and not kinds & {"pick_up", "put_next"}:
         return False
+    if any(_swapped(c, words) for c in clauses if isinstance(c, PutNext)):
+        return False
     return all(says(_VERB_ROOTS[kind]) for kind in kinds)
+
+
+def _swapped(clause: PutNext, words: list[str]) -> bool:
+    """Whether the goal names the fixed object before the one to move, where the two differ in a
+    word ("set the green key beside the blue ball" for "put the blue ball next to the green key"
+    asks to move the key, and BabyAI's check wants the ball moved)."""
+    moved = [w for w in (clause.target.color, clause.target.type) if w]
+    fixed = [w for w in (clause.next_to.color, clause.next_to.type) if w]
+    telling = [w for w in moved if w not in fixed], [w for w in fixed if w not in moved]
+    if not telling[0] or not telling[1] or not all(w in words for w in telling[0] + telling[1]):
+        return False
+    return words.index(telling[0][0]) > words.index(telling[1][0])
 
 
 def _descriptions(clause) -> list[ObjectDesc]:
