@@ -16,9 +16,10 @@ from __future__ import annotations
 from typing import Any
 
 import gymnasium as gym
+from minigrid.core.actions import Actions
 from minigrid.envs.babyai.core import verifier as babyai
 
-from foreman.envs.detectors import Pose, Status, posed, verifiable
+from foreman.envs.detectors import Pose, PutNextVerifier, Status, posed, verifiable
 from foreman.envs.mission import (
     After,
     And,
@@ -46,8 +47,8 @@ def to_babyai(instr: Instruction) -> babyai.Instr:
         return babyai.PickupInstr(_desc(instr.target))
     if isinstance(instr, Open):
         return babyai.OpenInstr(_desc(instr.target))
-    if isinstance(instr, PutNext):
-        return babyai.PutNextInstr(_desc(instr.target), _desc(instr.next_to))
+    if isinstance(instr, PutNext):  # BabyAI's, also counting an object already in hand at the start
+        return PutNextVerifier(_desc(instr.target), _desc(instr.next_to))
     if isinstance(instr, And):
         return babyai.AndInstr(to_babyai(instr.first), to_babyai(instr.second))
     if isinstance(instr, Before):
@@ -82,5 +83,17 @@ class TaskVerifier:
 
     def step(self, action: int) -> Status:
         if self.status == "continue":
+            if action == Actions.drop:  # BabyAI's verifiers follow moved objects only when told
+                _follow_moved(self._instr)
             self.status = self._instr.verify(action)
         return self.status
+
+
+def _follow_moved(instr: Any) -> None:
+    """Update where the objects of every clause are, after a drop (as a BabyAI level does for its
+    own mission's instruction, clause by clause)."""
+    if isinstance(instr, babyai.SeqInstr):
+        _follow_moved(instr.instr_a)
+        _follow_moved(instr.instr_b)
+    else:
+        instr.update_objs_poss()

@@ -77,3 +77,17 @@ def test_a_task_that_is_not_done_is_never_reported_done(tiny_library, goal):
     )
     result = agent.run(make_env("BabyAI-GoToLocal-v0"), goal=goal, seed=1)
     assert not result.success and result.check is None
+
+
+def test_a_task_verifier_sees_a_put_done_as_the_world_does():
+    """BabyAI's verifiers learn where moved objects are only when told after each drop."""
+    from foreman.envs import current_pose, parse_mission
+    from foreman.envs.tasks import TaskVerifier
+    from tests.conftest import bot_actions
+
+    for seed in range(5):
+        env = make_env("BabyAI-PutNextLocal-v0")
+        mission = env.reset(seed=seed)[0]["mission"]
+        verifier = TaskVerifier(parse_mission(mission), env, current_pose(env))
+        steps = [(action, result) for action, result in bot_actions(env) if verifier.step(action) or True]
+        assert steps[-1][1][1] > 0 and verifier.status == "success", (seed, mission)
