@@ -216,25 +216,16 @@ class Said:
         return found
 
 
-_PLACES_SAID = {
-    "front": re.compile(r"\bin front\b|\bahead\b"),
-    "behind": re.compile(r"\bbehind\b"),
-    "left": re.compile(r"\bleft\b"),
-    "right": re.compile(r"\b(?:your|the|to) right\b"),  # not "right next to"
-}
-
-
 def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
-    """The colours and places the goal says that no argument of the plan carries.
+    """The colours the goal says that no argument of the plan carries.
 
     A plan that leaves one out asks for something else ("the key of grey color" planned as
-    ``go_to(the key)``, "the grey ball to your left" as ``pick_up(the grey ball)``): judged by its
-    own subgoals' checks, it would be done while the goal is not."""
+    ``go_to(the key)``): judged by its own subgoals' checks, it would be done while the goal is
+    not. Places are left alone: the grammar offers a copied phrase without the place a goal says
+    elsewhere ("the purple key located to your left"), and requiring it turned one PickupLoc
+    paraphrase in ten into a planning failure."""
     descs = [d for s in plan for d in (getattr(s, "target", None), getattr(s, "next_to", None)) if d is not None]
-    text = goal.lower()
-    colors = [c for c in Said(goal).colors if c not in {d.color for d in descs}]
-    places = [p for p, said in _PLACES_SAID.items() if said.search(text) and p not in {d.location for d in descs}]
-    return colors + [_LOCATION_WORDS[p] for p in places]
+    return [c for c in Said(goal).colors if c not in {d.color for d in descs}]
 
 
 def _phrase_rule(name: str, phrases: Sequence[str], keep, said: Said | None, types: Sequence[str]) -> str:
