@@ -51,7 +51,12 @@ class QuietReset(gym.Wrapper):
             self._first_seed = None
         chatter = io.StringIO()
         with contextlib.redirect_stdout(chatter):
-            result = self.env.reset(seed=seed, options=options)
+            try:
+                result = self.env.reset(seed=seed, options=options)
+            except (gym.error.DependencyNotInstalled, FileNotFoundError) as error:  # worlds made on reset
+                raise EnvUnavailableError(
+                    f"{self.spec.id if self.spec else 'this env'} cannot be made here: {error}"
+                ) from None
         if chatter.getvalue():
             logger.debug("level generation said:\n%s", chatter.getvalue().rstrip())
         return result

@@ -29,6 +29,7 @@ from langchain_core.prompts import PromptTemplate
 from pydantic import BaseModel, ConfigDict, Field
 
 from foreman.envs import Subgoal
+from foreman.envs.tasks import instruction_of
 from foreman.planner.llama_chat import LlamaCppChat
 from foreman.planner.plan import (
     PlanParser,
@@ -287,7 +288,9 @@ class LLMPlanner:
             except OutputParserException as error:
                 attempt.error = error.observation
             else:
-                missing = [] if request.history else unsaid(clean_goal(request.goal), plan)
+                # a goal in the mission language is judged by its own verifier, never by the plan
+                judged_by_plan = not request.history and instruction_of(clean_goal(request.goal)) is None
+                missing = unsaid(clean_goal(request.goal), plan) if judged_by_plan else []
                 if not missing:
                     result.plan = plan
                     return result
