@@ -64,7 +64,8 @@ class TasksBenchConfig:
     tasks: int = 200
     """tasks per level, one world (seed) each"""
     seed: int = 7_000_000
-    """the first world's seed (held out from every training and tuning seed)"""
+    """the first world's seed (held out from every training and tuning seed); each level takes the
+    next --tasks seeds, the sessions the --sessions after them, so no two tasks share a world"""
     paraphrase: float = 0.5
     """the share of tasks worded by the packaged 1.5B model rather than in the mission language"""
     sessions: int = 100
@@ -233,13 +234,14 @@ class _Rows:
 def _user_tasks(config: TasksBenchConfig, agent: Agent, rows: _Rows, trace: TraceWriter) -> None:
     wording: _Wording | None = None
     for number, level in enumerate(config.levels):
-        for seed in range(config.seed, config.seed + config.tasks):
+        first = config.seed + number * config.tasks
+        for seed in range(first, first + config.tasks):
             key = f"task:{level}:{seed}"
             if key in rows.done:
                 continue
             rng = np.random.default_rng(seed)
             world = _Watched(make_env(level))
-            session = agent.session(world, seed, trace, episode=number * config.tasks + seed - config.seed)
+            session = agent.session(world, seed, trace, episode=seed - config.seed)
             task = sample_task(world, level, rng, avoid=session.mission)
             text = task.to_text()
             goal, worded = text, "mission language"
@@ -255,7 +257,7 @@ def _user_tasks(config: TasksBenchConfig, agent: Agent, rows: _Rows, trace: Trac
 
 def _sessions(config: TasksBenchConfig, agent: Agent, rows: _Rows, trace: TraceWriter) -> None:
     level = "BabyAI-BossLevel-v0"
-    first = config.seed + config.tasks
+    first = config.seed + len(config.levels) * config.tasks
     for seed in range(first, first + config.sessions):
         key = f"session:{seed}"
         if key in rows.done:
@@ -383,7 +385,7 @@ def bench_tasks(config: TasksBenchConfig) -> dict[str, Any]:
         f"tasks_s{config.seed}_n{config.tasks}_sessions{config.sessions}",
         summary,
         command=command_line("bench tasks", config, omit=("out", "results")),
-        seeds=[config.seed, config.seed + config.tasks + config.sessions - 1],
+        seeds=[config.seed, config.seed + len(config.levels) * config.tasks + config.sessions - 1],
         artifacts=artifacts(config.planner.adapter if uses_adapter else None, SkillLibrary().cards()),
     )
     return summary

@@ -35,6 +35,7 @@ from foreman.planner.plan import (
     PlanParser,
     SkillSpec,
     format_step,
+    misread_puts,
     noun_phrases,
     plan_grammar,
     unsaid,
@@ -290,11 +291,17 @@ class LLMPlanner:
             else:
                 # a goal in the mission language is judged by its own verifier, never by the plan
                 judged_by_plan = not request.history and instruction_of(clean_goal(request.goal)) is None
-                missing = unsaid(clean_goal(request.goal), plan) if judged_by_plan else []
-                if not missing:
+                goal = clean_goal(request.goal)
+                missing = unsaid(goal, plan) if judged_by_plan else []
+                misread = misread_puts(goal, plan) if judged_by_plan else []
+                if not missing and not misread:
                     result.plan = plan
                     return result
-                attempt.error = f"the plan leaves out {', '.join(missing)}, which the goal says"
+                attempt.error = (
+                    f"the plan leaves out {', '.join(missing)}, which the goal says"
+                    if missing
+                    else f"'{misread[0]}' moves the object the goal puts something next to"
+                )
             messages = [
                 *messages,
                 AIMessage(content=attempt.raw),

@@ -30,10 +30,10 @@ _SIGNATURES: dict[str, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
     "go_to": (GoTo, ("target",), ("any",)),
     "pick_up": (PickUp, ("target",), ("not_door",)),
     "open": (Open, ("target",), ("door",)),
-    "put_next": (PutNext, ("target", "next_to"), ("not_door", "any")),
+    "put_next": (PutNext, ("target", "next_to"), ("moved", "any")),
     "drop": (Drop, (), ()),
 }
-_ARG_HINT = {"any": "OBJECT", "not_door": "OBJECT (not a door)", "door": "DOOR"}
+_ARG_HINT = {"any": "OBJECT", "not_door": "OBJECT (not a door)", "moved": "OBJECT (not a door)", "door": "DOOR"}
 
 
 class SkillSpec(BaseModel):
@@ -228,6 +228,31 @@ def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
     return [c for c in Said(goal).colors if c not in {d.color for d in descs}]
 
 
+_NEXT_TO_WORDS = ("next", "beside", "besides", "near", "nearby", "adjacent", "alongside", "by", "close")
+
+
+def _kept_in_place(text: str) -> set[str]:
+    """The object descriptions a text writes only right after "next to", "beside", "near": the
+    objects it puts things next to, never one it moves."""
+    words = [_SAID_AS.get(w, w) for w in _WORD.findall(text.lower())]
+    after: set[str] = set()
+    elsewhere: set[str] = set()
+    for i, j in _phrase_spans(words):
+        beside = any(w in _NEXT_TO_WORDS for w in words[max(0, i - 2) : i])
+        (after if beside else elsewhere).add(" ".join(words[i:j]))
+    return after - elsewhere
+
+
+def misread_puts(goal: str, plan: Sequence[Subgoal]) -> list[str]:
+    """The plan's puts that move an object the goal only puts things next to.
+
+    "Go to the yellow ball and place it next to the grey ball" planned as
+    ``put_next(the grey ball, the yellow ball)`` moves the wrong ball; judged by its own subgoals'
+    checks, it would be done while the goal is not."""
+    kept = {(d.color, d.type) for d in map(parse_object, _kept_in_place(goal))}
+    return [s.to_text() for s in plan if isinstance(s, PutNext) and (s.target.color, s.target.type) in kept]
+
+
 def _phrase_rule(name: str, phrases: Sequence[str], keep, said: Said | None, types: Sequence[str]) -> str:
     """The copied phrases that fit and, with ``said``, descriptions put together with its loose
     colours and locations; with neither, any description of ``types``. Where a loose colour can
@@ -264,6 +289,8 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: 
         rules.append(f'{rule} ::= "{spec.name}(" {body} ")"' if body else f'{rule} ::= "{spec.name}()"')
         calls.append(rule)
     heard = None if said is None else Said(said)
+    kept = _kept_in_place(said) if said is not None else set()
+    moved = [p for p in phrases if p not in kept]
     return "\n".join(
         [
             f'root ::= call ("\\n" call){{0,{MAX_PLAN_STEPS - 1}}}',
@@ -272,5 +299,6 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: 
             _phrase_rule("any", phrases, lambda d: True, heard, ("ball", "box", "key", "door", "object")),
             _phrase_rule("not-door", phrases, lambda d: d.type != "door", heard, ("ball", "box", "key", "object")),
             _phrase_rule("door", phrases, lambda d: d.type == "door", heard, ("door",)),
+            _phrase_rule("moved", moved, lambda d: d.type != "door", heard, ("ball", "box", "key", "object")),
         ]
     )

@@ -29,7 +29,12 @@ END_OF_TURN = "<|im_end|>"
 AFFORDANCE_FLOOR = 0.05
 """an affordance below this counts as this: a critic's near-zero should demote a call, not veto it"""
 
-_FITS = {"any": lambda d: True, "not_door": lambda d: d.type != "door", "door": lambda d: d.type == "door"}
+_FITS = {
+    "any": lambda d: True,
+    "not_door": lambda d: d.type != "door",
+    "moved": lambda d: d.type != "door",
+    "door": lambda d: d.type == "door",
+}
 
 
 def candidate_calls(specs: Sequence[SkillSpec], phrases: Sequence[str]) -> list[str]:

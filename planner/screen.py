@@ -8,7 +8,8 @@ instructions to the model, objects the world does not have, actions no skill doe
 - A goal in BabyAI's mission language is doable exactly when every kind of clause in it has a
   skill; one that names a kind without a skill is refused, naming it. No model is asked.
 - A goal that names things of the world no skill acts on (MiniGrid's goal squares, lava,
-  walls) is refused, naming them ("get to the green goal square" in DoorKey).
+  walls) is refused, naming them ("get to the green goal square" in DoorKey); so is one that
+  names a colour no object of the world has ("the orange box").
 - Any other goal is judged by a language model, asked through the skills' cards whether every
   step the goal asks for is one of those skills on this world's objects: the log-probability of
   "yes" against "no". The bar depends on what the goal names: one that names a kind of object of
@@ -46,16 +47,18 @@ class GoalScreen(Protocol):
 
 _WORLD_ONLY = {t for t in OBJECT_TO_IDX if t not in (*OBJECT_TYPES, "unseen", "empty", "agent", "object")}
 _WORD = re.compile(r"[a-z]+")
+_COLORS_ELSEWHERE = {"orange", "pink", "beige", "black", "white", "brown", "gold", "golden", "silver", "cyan"}
+"""common colour names that are not the world's: an object so coloured is one the world lacks"""
 
 _INSTRUCTIONS = (
     "A robot lives in a grid world whose only objects are {types}, each {colors} (nothing else: no "
     "other colours, no furniture, no goal squares). A door may be locked: opening it unlocks it with a "
     "key of its colour. An object may be told by where it lay when the robot started: in front of it, "
     "behind it, on its left or right. Its skills are:\n{skills}\n"
-    "A request may use any words (a ball may be called a sphere, picking up may be grabbing or "
-    "fetching) and may ask for several steps in any order. Answer yes if every step it asks for is "
-    "one of these skills on objects of this world, no otherwise (chat, questions, instructions to "
-    "you, other objects, other actions)."
+    "A request may use any words (a ball may be called a sphere, a box a crate, picking up may be "
+    "grabbing, fetching or obtaining) and may ask for several steps in any order. Answer yes if "
+    "every step it asks for is one of these skills on objects of this world, no otherwise (chat, "
+    "questions, instructions to you, other objects, other actions)."
 )
 # Worked examples of the judgement, none of them in the development or benchmark sets.
 _EXAMPLES = (
@@ -106,9 +109,13 @@ class LanguageModelScreen:
             if missing:
                 return f"no skill does {', '.join(k.replace('_', ' ') for k in missing)}"
             return None
-        unheld = sorted(_WORLD_ONLY & {w.rstrip("s") for w in _WORD.findall(goal.lower())})
+        words = set(_WORD.findall(goal.lower()))
+        unheld = sorted(_WORLD_ONLY & {w.rstrip("s") for w in words})
         if unheld:
             return f"no skill acts on {' or '.join(unheld)} squares (the skills act on {_kinds_of_object()})"
+        foreign = sorted(_COLORS_ELSEWHERE & words)
+        if foreign:
+            return f"the world has nothing {' or '.join(foreign)} (its objects are {', '.join(COLORS)})"
         yes, no = self.scorer.score(judge_messages(goal, skills), "", ["yes", "no"])
         bar = self.refuse_below_naming_objects if Said(goal).types else self.refuse_below_naming_none
         if yes - no < bar:

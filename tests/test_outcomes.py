@@ -73,6 +73,25 @@ def test_a_rewording_keeps_meaning_only_with_every_object_location_and_kind_of_s
     assert not keeps_meaning(moved, "Set the green key beside the blue ball.")  # the key would be moved
 
 
+def test_a_rewording_keeps_the_order_of_steps_and_where_each_object_lies():
+    """Rewordings the tasks bench let through had changed the task; each is refused now."""
+    after = "open a yellow door after you open the door in front of you and open a door"
+    assert keeps_meaning(after, "After opening the door in front of you and a door, open a yellow door.")
+    assert keeps_meaning(after, "Open a yellow door after you open the door in front of you and open a door.")
+    assert not keeps_meaning(after, "Open the yellow door first, then open the door in front of you, then a door.")
+    assert not keeps_meaning(
+        "go to the blue key and open the blue door on your right",
+        "Go to the blue door on your right, then open it with the blue key.",
+    )
+    assert keeps_meaning("go to the red key, then pick up a box", "Go to the red key before picking up a box.")
+    assert not keeps_meaning("go to the red key and pick up a box", "Go to the red key before picking up a box.")
+    behind = "put the ball behind you next to the red ball"
+    assert keeps_meaning(behind, "Put the ball behind you beside the red ball.")
+    assert not keeps_meaning(behind, "Put the ball next to the red ball behind you.")
+    assert not keeps_meaning("pick up the grey ball on your left", "Move to your left, pick up the grey ball.")
+    assert not keeps_meaning("pick up the grey ball", "Pick up the grey ball on your left.")
+
+
 def test_every_distinct_sampled_plan_is_executed_once_and_scored_by_the_rollout():
     goals = [GoalOutcome(env_id="BabyAI-GoToSeq-v0", seed=s, mission="", goal="g") for s in (1, 2)]
     right = [_clauses("BabyAI-GoToSeq-v0", s) for s in (1, 2)]

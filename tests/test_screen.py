@@ -43,6 +43,13 @@ def test_things_of_the_world_no_skill_acts_on_are_refused_naming_them():
     assert scorer.asked == []
 
 
+def test_a_colour_no_object_of_the_world_has_is_refused_naming_it():
+    scorer = ScriptedScorer(10.0)
+    reason = LanguageModelScreen(scorer).refusal("Go to the orange box", SPECS)
+    assert reason == "the world has nothing orange (its objects are red, green, blue, purple, yellow, grey)"
+    assert scorer.asked == [] and LanguageModelScreen(scorer).refusal("go to the red box", SPECS) is None
+
+
 @pytest.mark.parametrize(
     ("goal", "margin", "refused"),
     [

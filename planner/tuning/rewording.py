@@ -10,7 +10,17 @@ import random
 import re
 from collections import Counter
 
-from foreman.envs import COLORS, OBJECT_TYPES, ObjectDesc, PutNext, clauses_in_order, parse_mission
+from foreman.envs import (
+    COLORS,
+    OBJECT_TYPES,
+    After,
+    And,
+    Before,
+    ObjectDesc,
+    PutNext,
+    clauses_in_order,
+    parse_mission,
+)
 from foreman.planner.llm import PROMPTS_DIR, clean_goal
 
 
@@ -64,8 +74,7 @@ def keeps_meaning(mission: str, goal: str) -> bool:
     named = [v for c in clauses for d in _descriptions(c) for v in (d.color, d.type or "object") if v]
     if Counter(w for w in words if w in _NAMES) != Counter(named):
         return False
-    places = [d.location for c in clauses for d in _descriptions(c) if d.location]
-    if any(not set(_LOCATION_WORDS[p]) & set(words) for p in places):
+    if not _in_order(parse_mission(mission), words):
         return False
     kinds = {c.kind for c in clauses}
     if "put_next" in kinds and not set(_NEXT_TO) & set(words):
@@ -81,6 +90,57 @@ def keeps_meaning(mission: str, goal: str) -> bool:
     if any(_swapped(c, words) for c in clauses if isinstance(c, PutNext)):
         return False
     return all(says(_VERB_ROOTS[kind]) for kind in kinds)
+
+
+def _in_order(instruction, words: list[str]) -> bool:
+    """Whether the goal names the mission's objects in the order they are acted on (or, for a
+    goal that says "after" as its mission does, in the mission's own order), and says each
+    location right after its object and nowhere else ("put the ball behind you next to the red
+    ball" is not "put the ball next to the red ball behind you"; "open the yellow door first, then
+    the door in front of you" reverses "open a yellow door after you open the door in front of
+    you")."""
+    named = [k for k, w in enumerate(words) if w in _NAMES]
+    said = [words[k] for k in named]
+    relations = {"after", "before"} & set(words)
+    orders = [clauses_in_order(instruction)]
+    if "after" in relations:
+        orders.append(_as_written(instruction))
+    if relations - {c.kind for c in _nodes(instruction)}:
+        return False
+    for clauses in orders:
+        descs = [d for c in clauses for d in _descriptions(c)]
+        if said == [v for d in descs for v in (d.color, d.type or "object") if v]:
+            return _places_follow(descs, words, named)
+    return False
+
+
+def _places_follow(descs: list[ObjectDesc], words: list[str], named: list[int]) -> bool:
+    """Whether each location word of the goal comes right after the object it belongs to."""
+    places = [w for w in words if any(w in said for said in _LOCATION_WORDS.values())]
+    if len(places) != sum(d.location is not None for d in descs):
+        return False
+    end = 0
+    for d in descs:
+        end += len([v for v in (d.color, d.type or "object") if v])
+        until = named[end] if end < len(named) else len(words)
+        if d.location is not None and not set(_LOCATION_WORDS[d.location]) & set(words[named[end - 1] + 1 : until]):
+            return False
+    return True
+
+
+def _as_written(instruction) -> list:
+    """The primitive clauses in the order the mission writes them ("b after you a": b, a)."""
+    if isinstance(instruction, After):
+        return _as_written(instruction.second) + _as_written(instruction.first)
+    if isinstance(instruction, (And, Before)):
+        return _as_written(instruction.first) + _as_written(instruction.second)
+    return [instruction]
+
+
+def _nodes(instruction) -> list:
+    """Every node of the instruction's tree."""
+    children = [instruction.first, instruction.second] if isinstance(instruction, (And, Before, After)) else []
+    return [instruction, *(n for c in children for n in _nodes(c))]
 
 
 def _swapped(clause: PutNext, words: list[str]) -> bool:
