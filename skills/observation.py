@@ -74,6 +74,8 @@ def target_cells(memory: AgentMemory, subgoal: Subgoal) -> np.ndarray:
     open again, and the open skill, trained in mazes whose doors all start shut, never met an open
     target; in BossLevel, after "open a red door", "open a door" led it back to the red door,
     where it paced until its step budget ran out, when another door lay beyond it unexplored.
+    A door told by its place ("a grey door on your right") stays a target when open: a place names
+    doors of the start room, already seen, so no exploring finds another.
     """
     target = getattr(subgoal, "target", None)
     if target is None:
@@ -82,7 +84,7 @@ def target_cells(memory: AgentMemory, subgoal: Subgoal) -> np.ndarray:
     if subgoal.kind == "open":
         grid = memory.grid
         shut = match & ~((grid[:, :, 0] == OBJECT_TO_IDX["door"]) & (grid[:, :, 2] == STATE_TO_IDX["open"]))
-        if shut.any() or target.article == "a":
+        if shut.any() or (target.article == "a" and target.location is None):
             return shut
     return match
 

@@ -131,3 +131,17 @@ def test_an_open_door_is_a_target_only_when_the_description_names_that_one_door(
     assert red.sum() == 1
     assert np.array_equal(target_cells(memory, Open(target=ObjectDesc(color="red", type="door"))), red)
     assert not target_cells(memory, Open(target=ObjectDesc(article="a", color="red", type="door"))).any()
+
+
+def test_an_open_door_told_by_its_place_stays_a_target():
+    """ "open a grey door on your right" when every such door is open: a place names doors of the
+    start room, all of them seen, so exploring finds no other; the door must be shut and opened."""
+    memory = _memory(TWO_DOORS)
+    placed = [
+        ObjectDesc(article="a", color="red", type="door", location=place)
+        for place in ("front", "behind", "left", "right")
+        if memory.matching(ObjectDesc(color="red", type="door", location=place)).any()
+    ]
+    assert placed
+    for desc in placed:
+        assert np.array_equal(target_cells(memory, Open(target=desc)), memory.matching(desc))
