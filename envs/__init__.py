@@ -4,8 +4,10 @@ Imports nothing from foreman's other packages. Importing it registers foreman's 
 """
 
 from foreman.envs.balrog_levels import MixedLocalLevel, register_balrog_levels
+from foreman.envs.checks import DeclaredCheck, detector_for
 from foreman.envs.describe import AgentMemory, SeenObject
 from foreman.envs.detectors import Pose, Status, SubgoalDetector, current_pose, verifier_for
+from foreman.envs.kinds import Argument, Check, KindError, KindSpec
 from foreman.envs.make import EnvUnavailableError, UnknownEnvError, make_env, registered_env_ids
 from foreman.envs.mission import (
     COLORS,
@@ -15,6 +17,7 @@ from foreman.envs.mission import (
     After,
     And,
     Before,
+    Call,
     Clause,
     Drop,
     GoTo,
@@ -41,6 +44,12 @@ register_subgoal_levels()
 register_balrog_levels()
 
 __all__ = [
+    "Argument",
+    "Check",
+    "DeclaredCheck",
+    "KindError",
+    "KindSpec",
+    "detector_for",
     "COLORS",
     "LOCATIONS",
     "OBJECT_TYPES",
@@ -50,6 +59,7 @@ __all__ = [
     "And",
     "Before",
     "Clause",
+    "Call",
     "Drop",
     "EnvUnavailableError",
     "GoTo",

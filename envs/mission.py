@@ -22,7 +22,7 @@ import re
 from typing import Annotated, Literal, get_args
 
 from minigrid.envs.babyai.core import verifier as babyai
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from foreman.errors import ForemanError
 
@@ -138,10 +138,50 @@ class Drop(_Node):
         return f"drop {self.target.to_text()}" if self.target else "drop what you carry"
 
 
-Clause = Annotated[GoTo | PickUp | Open | PutNext, Field(discriminator="kind")]
-Subgoal = Annotated[GoTo | PickUp | Open | PutNext | Drop, Field(discriminator="kind")]
 SubgoalKind = Literal["go_to", "pick_up", "open", "drop", "put_next"]
 SUBGOAL_KINDS: tuple[str, ...] = get_args(SubgoalKind)
+"""the mission language's kinds; a skill's card may declare others (``envs/kinds.py``)"""
+
+
+class Call(_Node):
+    """A subgoal of a kind a skill's card declares (``envs/kinds.py``): "close the red door".
+
+    ``text`` is the kind's wording with the arguments filled in; ``arguments`` are in the order
+    the kind declares them."""
+
+    kind: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    arguments: tuple[tuple[str, ObjectDesc], ...] = ()
+    text: str
+
+    @model_validator(mode="after")
+    def _not_a_mission_kind(self) -> Call:
+        if self.kind in SUBGOAL_KINDS:
+            raise ValueError(f"{self.kind!r} is a kind of the mission language, not a declared one")
+        return self
+
+    def argument(self, name: str) -> ObjectDesc:
+        return dict(self.arguments)[name]
+
+    def to_text(self) -> str:
+        return self.text
+
+
+def _subgoal_tag(value: object) -> str:
+    kind = value.get("kind") if isinstance(value, dict) else getattr(value, "kind", None)
+    return kind if kind in SUBGOAL_KINDS else "call"
+
+
+Clause = Annotated[GoTo | PickUp | Open | PutNext, Field(discriminator="kind")]
+Subgoal = Annotated[
+    Annotated[GoTo, Tag("go_to")]
+    | Annotated[PickUp, Tag("pick_up")]
+    | Annotated[Open, Tag("open")]
+    | Annotated[PutNext, Tag("put_next")]
+    | Annotated[Drop, Tag("drop")]
+    | Annotated[Call, Tag("call")],
+    Discriminator(_subgoal_tag),
+]
+"""a subgoal: one of the mission language's clauses, a drop, or a call of a declared kind"""
 
 
 class And(_Node):
