@@ -29,7 +29,16 @@ import numpy as np
 from minigrid.core.constants import IDX_TO_COLOR, IDX_TO_OBJECT, OBJECT_TO_IDX
 from pydantic import BaseModel, Field
 
-from foreman.envs import AgentMemory, Pose, Subgoal, SubgoalDetector, current_pose
+from foreman.envs import (
+    AgentMemory,
+    KindSpec,
+    Pose,
+    Subgoal,
+    arguments_of,
+    current_pose,
+    detector_for,
+    world_is_over,
+)
 from foreman.envs.tasks import TaskVerifier, instruction_of
 from foreman.planner import Planner, PlanRequest, PlanResult, SubgoalOutcome, skill_specs
 from foreman.skills import Skill, SkillLibrary
@@ -156,7 +165,7 @@ def _locked_away(memory: AgentMemory, subgoal: Subgoal) -> str | None:
     rooms it knows until its step budget ends (BossLevel: "put a blue key next to a purple ball",
     the blue keys in a room behind a locked yellow door, spent four budgets of 407 steps). The
     subgoal stops there and the planner hears which key is needed."""
-    wanted = [d for d in (getattr(subgoal, "target", None), getattr(subgoal, "next_to", None)) if d is not None]
+    wanted = arguments_of(subgoal)
     carried = memory.carried_code
     held = IDX_TO_OBJECT[int(carried[0])], IDX_TO_COLOR[int(carried[1])]
     holds = held[0] in ("key", "ball", "box")
@@ -219,7 +228,8 @@ class Agent:
     def __post_init__(self) -> None:
         cards = self.library.cards()
         self.specs = skill_specs([c.model_dump() for c in cards])
-        self.skills: dict[str, Skill] = {c.subgoal: self.library.load(c.name) for c in reversed(cards)}
+        self.skills: dict[str, Skill] = {c.subgoal: self.library.load(c.name) for c in cards}
+        self.kinds: dict[str, KindSpec] = {c.subgoal: c.kind for c in cards if c.kind is not None}
 
     def run(
         self,
@@ -328,6 +338,7 @@ class Session:
             skills={s.name: s.identity for s in agent.skills.values()},
         )
         start = current_pose(env)  # "on your left" resolves against the pose the task began in
+        memory.anchor_here()  # for the skills too
         instruction = None if goal_is_mission else instruction_of(goal)
         judges = _Judges(TaskVerifier(instruction, env, start) if instruction else None, goal_is_mission)
         plans: list[PlanResult] = []
@@ -456,7 +467,7 @@ class Session:
     def _execute(self, skill: Skill, subgoal: Subgoal, start: Pose, budget: int, judges: _Judges) -> _Execution:
         """Run one subgoal for at most ``budget`` steps, the task's checks watching every step."""
         env, memory, config = self.env, self.memory, self.agent.config
-        detector = SubgoalDetector(subgoal, env, anchor=start)
+        detector = detector_for(subgoal, env, anchor=start, kind=self.agent.kinds.get(subgoal.kind))
         skill.reset()
         actions: list[int] = []
         end: EndReason | None = None
@@ -492,8 +503,8 @@ class Session:
                 end, check = "success", "verifier"
             elif verdict == "failure":
                 end = "task failed"
-            elif terminated and reward <= 0:
-                end = "env failure"  # the world ended badly (lava, say); its mission done ends nothing
+            elif terminated and world_is_over(env, reward):
+                end = "env failure"  # the world ended (lava, say); its mission done or failed ends nothing
             elif truncated and judges.goal_is_mission:
                 end = "env step limit"  # the world's limit is its mission's; a task has the agent's budgets
             if end is not None:

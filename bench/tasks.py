@@ -29,6 +29,7 @@ import gymnasium as gym
 import numpy as np
 from minigrid.envs.babyai.core.levelgen import LevelGen
 from minigrid.envs.babyai.core.roomgrid_level import RejectSampling, RoomGridLevel
+from minigrid.envs.babyai.core.verifier import AfterInstr, AndInstr, BeforeInstr, OpenInstr, PutNextInstr
 from minigrid.minigrid_env import MiniGridEnv
 from minigrid.utils.baby_ai_bot import BabyAIBot
 
@@ -121,9 +122,23 @@ def sample_task(env: gym.Env, level: str, rng: np.random.Generator, avoid: str, 
         except (RecursionError, RejectSampling):
             continue
         task = from_babyai(instr)
-        if task.to_text() != avoid:
+        if task.to_text() != avoid and not _moot(instr, base):
             return task
     raise RuntimeError(f"no task other than {avoid!r} in this {level} world after {tries} draws")
+
+
+def _moot(instr: Any, base: Any) -> bool:
+    """Whether a clause asks for what is already so or cannot be (a session's later task, in a
+    world the earlier ones changed): every door it names open already, or the only object it
+    names the one the agent carries. BabyAI's sampler rejects the like for a fresh world
+    (objects already next to each other), which has no open doors and nothing carried."""
+    if isinstance(instr, (AndInstr, BeforeInstr, AfterInstr)):
+        return _moot(instr.instr_a, base) or _moot(instr.instr_b, base)
+    instr.reset_verifier(base)
+    if isinstance(instr, OpenInstr):
+        return all(door.is_open for door in instr.desc.obj_set)
+    named = instr.desc_fixed if isinstance(instr, PutNextInstr) else instr.desc
+    return base.carrying is not None and all(obj is base.carrying for obj in named.obj_set)
 
 
 class _Watched(gym.Wrapper):

@@ -6,7 +6,7 @@ Imports nothing from foreman's other packages. Importing it registers foreman's 
 from foreman.envs.balrog_levels import MixedLocalLevel, register_balrog_levels
 from foreman.envs.checks import DeclaredCheck, detector_for
 from foreman.envs.describe import AgentMemory, SeenObject
-from foreman.envs.detectors import Pose, Status, SubgoalDetector, current_pose, verifier_for
+from foreman.envs.detectors import Pose, Status, SubgoalDetector, current_pose, verifier_for, world_is_over
 from foreman.envs.kinds import Argument, Check, KindError, KindSpec
 from foreman.envs.make import EnvUnavailableError, UnknownEnvError, make_env, registered_env_ids
 from foreman.envs.mission import (
@@ -29,6 +29,7 @@ from foreman.envs.mission import (
     PutNext,
     Subgoal,
     SubgoalKind,
+    arguments_of,
     clauses_in_order,
     from_babyai,
     parse_mission,
@@ -78,8 +79,10 @@ __all__ = [
     "SubgoalKind",
     "SubgoalLevel",
     "UnknownEnvError",
+    "arguments_of",
     "clauses_in_order",
     "current_pose",
+    "world_is_over",
     "from_babyai",
     "make_env",
     "parse_mission",

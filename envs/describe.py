@@ -83,6 +83,8 @@ class AgentMemory:
         self._pos = np.zeros(2, dtype=int)
         self._dir = 0
         self.start_dir = 0
+        """the heading locations ("on your left") are judged from: the task's first"""
+        self._anchor = np.zeros(2, dtype=int)
         self._view: np.ndarray | None = None
         self._room_cache: tuple[bytes, np.ndarray] | None = None
         self._origins: dict[tuple[int, int], tuple[int, int]] = {}
@@ -104,8 +106,8 @@ class AgentMemory:
             self.grid[:] = 0
             self.visited[:] = False
             self._pos = np.zeros(2, dtype=int)
-            self.start_dir = int(obs["direction"])
-            self._origins, self._held_origin = {}, None
+            self._dir = int(obs["direction"])
+            self.anchor_here()
         elif action == _FORWARD and self._front_passable():
             self._pos = self._pos + DIR_TO_VEC[self._dir]
         self._dir = int(obs["direction"])
@@ -126,6 +128,17 @@ class AgentMemory:
             self._held_origin = self._origins.pop(front, front)
         elif action == _DROP and held_before and not held_now:
             self._origins[front] = self._held_origin or front
+
+    def anchor_here(self) -> None:
+        """Judge locations ("the box on your left") from the pose the agent is in now.
+
+        A task's locations are fixed when it starts (BabyAI's are), and a session's later task
+        starts wherever the earlier one left the agent; the map itself carries over.
+        """
+        self._anchor = self._pos.copy()
+        self.start_dir = self._dir
+        self._origins, self._held_origin = {}, None
+        self._room_cache = None
 
     def _index(self, cell) -> tuple[int, int]:
         return int(cell[0]) + self.SIZE // 2, int(cell[1]) + self.SIZE // 2
@@ -157,9 +170,10 @@ class AgentMemory:
     def matching(self, desc: ObjectDesc) -> np.ndarray:
         """``(N, N)`` bool: remembered cells holding an object that fits ``desc``.
 
-        A location ("on your left") is BabyAI's: relative to the start pose, and only objects
-        in the start room count; the start room is what the remembered walls and doors enclose
-        around the start cell. BabyAI fixes which objects a location names when the mission
+        A location ("on your left") is BabyAI's: relative to the anchor pose (see
+        :meth:`anchor_here`; the episode's start unless moved), and only objects in the anchor's
+        room count; that room is what the remembered walls and doors enclose around the anchor
+        cell. BabyAI fixes which objects a location names when the mission
         starts, so an object the agent has moved is judged where it first stood ("pick up the box
         behind you" after putting that box next to a ball in another room).
         """
@@ -184,22 +198,36 @@ class AgentMemory:
 
     def _half_plane(self, location: str) -> np.ndarray:
         coords = np.arange(self.SIZE) - self.SIZE // 2
-        dx, dy = coords[:, None], coords[None, :]
+        dx, dy = coords[:, None] - self._anchor[0], coords[None, :] - self._anchor[1]
         forward = DIR_TO_VEC[self.start_dir]
         ahead = dx * forward[0] + dy * forward[1]
         right = -dx * forward[1] + dy * forward[0]
         return {"front": ahead > 0, "behind": ahead < 0, "left": right < 0, "right": right > 0}[location]
 
     def _start_room(self, reach: int = 8) -> np.ndarray:
-        """Cells reachable from the start without crossing a remembered wall or door (or going
-        more than ``reach`` cells away), plus the walls and doors that stop the search."""
-        centre = self.SIZE // 2
-        window = self.grid[centre - reach : centre + reach + 1, centre - reach : centre + reach + 1, 0]
-        key = window.tobytes()
+        """Remembered cells reachable from the anchor without crossing a wall or door (or going
+        more than ``reach`` cells away), plus the walls, doors and unseen cells that stop the search.
+
+        An anchor in a doorway counts as in the room east of it (a door in a north-south wall)
+        or south of it, as BabyAI's ``room_from_pos`` places it.
+        """
+        cx, cy = self._index(self._anchor)
+        x0, y0 = max(cx - reach, 0), max(cy - reach, 0)
+        x1, y1 = min(cx + reach + 1, self.SIZE), min(cy + reach + 1, self.SIZE)
+        window = self.grid[x0:x1, y0:y1, 0]
+        stood = self.visited[x0:x1, y0:y1]
+        key = window.tobytes() + stood.tobytes()
         if self._room_cache is None or self._room_cache[0] != key:
-            open_cells = ~np.isin(window, list(_ROOM_EDGE))
+            open_cells = ~np.isin(window, [*_ROOM_EDGE, _UNSEEN])  # no leaking round unseen walls
+            open_cells |= stood & (window == _UNSEEN)  # the agent's own cell is never in view
             room = np.zeros(window.shape, dtype=bool)
-            room[reach, reach] = True
+            ax, ay = cx - x0, cy - y0
+            room[ax, ay] = True
+            if not open_cells[ax, ay]:
+                north_south_wall = all(0 <= ay + d < y1 - y0 and window[ax, ay + d] in _ROOM_EDGE for d in (-1, 1))
+                ix, iy = (ax + 1, ay) if north_south_wall else (ax, ay + 1)
+                if ix < x1 - x0 and iy < y1 - y0:
+                    room[ix, iy] = True
             while True:
                 inner = room & open_cells
                 grown = room.copy()
@@ -211,7 +239,7 @@ class AgentMemory:
                     break
                 room = grown
             full = np.zeros((self.SIZE, self.SIZE), dtype=bool)
-            full[centre - reach : centre + reach + 1, centre - reach : centre + reach + 1] = room
+            full[x0:x1, y0:y1] = room
             self._room_cache = (key, full)
         return self._room_cache[1]
 

@@ -57,6 +57,14 @@ def current_pose(env: gym.Env) -> Pose:
     return Pose((int(base.agent_pos[0]), int(base.agent_pos[1])), int(base.agent_dir))
 
 
+def world_is_over(env: gym.Env, reward: float) -> bool:
+    """Whether a termination ends the world itself (the agent in lava, or hurt: a negative
+    reward) rather than judging the world's own mission, after which a user's task goes on."""
+    base: Any = env.unwrapped
+    under = base.grid.get(*base.agent_pos)
+    return reward < 0 or (under is not None and under.type == "lava")
+
+
 class _WholeGrid:
     """The one room of a world without BabyAI's rooms: every cell is inside it."""
 

@@ -135,6 +135,8 @@ class KindSpec(BaseModel):
         names = [a.name for a in arguments]
         if len(set(names)) != len(names):
             raise ValueError(f"arguments are named twice: {names}")
+        if len(arguments) > 2:  # a skill's input marks a target and one object beside it
+            raise ValueError(f"a kind takes at most two arguments, not {len(arguments)}: {names}")
         return arguments
 
     @model_validator(mode="after")

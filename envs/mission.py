@@ -171,6 +171,13 @@ def _subgoal_tag(value: object) -> str:
     return kind if kind in SUBGOAL_KINDS else "call"
 
 
+def arguments_of(subgoal: GoTo | PickUp | Open | PutNext | Drop | Call) -> list[ObjectDesc]:
+    """A subgoal's object descriptions, in its kind's order (a drop of anything has none)."""
+    if isinstance(subgoal, Call):
+        return [d for _, d in subgoal.arguments]
+    return [d for d in (subgoal.target, getattr(subgoal, "next_to", None)) if d is not None]
+
+
 Clause = Annotated[GoTo | PickUp | Open | PutNext, Field(discriminator="kind")]
 Subgoal = Annotated[
     Annotated[GoTo, Tag("go_to")]

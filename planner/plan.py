@@ -21,19 +21,39 @@ from langchain_core.exceptions import OutputParserException
 from langchain_core.output_parsers import BaseOutputParser
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from foreman.envs import COLORS, Drop, GoTo, MissionParseError, Open, PickUp, PutNext, Subgoal, parse_object
+from foreman.envs import (
+    COLORS,
+    Drop,
+    GoTo,
+    KindError,
+    KindSpec,
+    MissionParseError,
+    ObjectDesc,
+    Open,
+    PickUp,
+    PutNext,
+    Subgoal,
+    arguments_of,
+    parse_object,
+)
+from foreman.envs.kinds import ArgumentType
 
 MAX_PLAN_STEPS = 8
 
-# subgoal kind -> (subgoal class, argument names, what each argument may be)
-_SIGNATURES: dict[str, tuple[type, tuple[str, ...], tuple[str, ...]]] = {
-    "go_to": (GoTo, ("target",), ("any",)),
-    "pick_up": (PickUp, ("target",), ("not_door",)),
+# the mission language's kinds -> (subgoal class, argument names, what each argument may be)
+_MISSION_KINDS: dict[str, tuple[type, tuple[str, ...], tuple[ArgumentType, ...]]] = {
+    "go_to": (GoTo, ("target",), ("object",)),
+    "pick_up": (PickUp, ("target",), ("movable",)),
     "open": (Open, ("target",), ("door",)),
-    "put_next": (PutNext, ("target", "next_to"), ("moved", "any")),
+    "put_next": (PutNext, ("target", "next_to"), ("movable", "object")),
     "drop": (Drop, (), ()),
 }
-_ARG_HINT = {"any": "OBJECT", "not_door": "OBJECT (not a door)", "moved": "OBJECT (not a door)", "door": "DOOR"}
+_ARG_HINT = {"object": "OBJECT", "movable": "OBJECT (not a door)", "door": "DOOR"}
+_RULE_OF = {"object": "any", "movable": "movable", "door": "door"}
+"""the grammar rule of each argument type"""
+_MOVED = ("put_next", 0)
+"""the argument put next to another: never an object the goal only puts things next to (see
+:func:`misread_puts`), so it has a rule of its own"""
 
 
 class SkillSpec(BaseModel):
@@ -44,17 +64,32 @@ class SkillSpec(BaseModel):
     name: str
     description: str
     subgoal: str  # the subgoal kind the skill executes
+    kind: KindSpec | None = None  # its declaration, for a kind the mission language does not have
+
+    def arguments(self) -> list[tuple[str, ArgumentType]]:
+        """The skill's arguments: name and what each may be."""
+        if self.kind is not None:
+            return [(a.name, a.type) for a in self.kind.arguments]
+        _, names, types = _MISSION_KINDS[self.subgoal]
+        return list(zip(names, types, strict=True))
 
     def signature(self) -> str:
-        _, _, kinds = _SIGNATURES[self.subgoal]
-        return f"{self.name}({', '.join(_ARG_HINT[k] for k in kinds)})"
+        return f"{self.name}({', '.join(_ARG_HINT[t] for _, t in self.arguments())})"
+
+    def subgoal_of(self, descriptions: Sequence[ObjectDesc]) -> Subgoal:
+        """The subgoal this skill is called for with these arguments; a ``ValueError`` says why
+        they do not fit."""
+        if self.kind is not None:
+            return self.kind.call(*descriptions)
+        cls, names, _ = _MISSION_KINDS[self.subgoal]
+        return cls(**dict(zip(names, descriptions, strict=True)))
 
 
 def skill_specs(cards: Sequence[Mapping[str, Any]]) -> list[SkillSpec]:
     """Read skill cards (JSON objects); a card whose subgoal kind is unknown is an error."""
     specs = [SkillSpec.model_validate(card) for card in cards]
     for spec in specs:
-        if spec.subgoal not in _SIGNATURES:
+        if spec.kind is None and spec.subgoal not in _MISSION_KINDS:
             raise ValueError(f"skill {spec.name!r}: unknown subgoal kind {spec.subgoal!r}")
     return specs
 
@@ -63,15 +98,14 @@ def vocabulary_specs() -> list[SkillSpec]:
     """One skill per subgoal kind, named after it: the plan vocabulary when no cards are given."""
     return [
         SkillSpec(name=kind, description=(cls.__doc__ or kind).strip().splitlines()[0], subgoal=kind)
-        for kind, (cls, _, _) in _SIGNATURES.items()
+        for kind, (cls, _, _) in _MISSION_KINDS.items()
     ]
 
 
 def format_step(subgoal: Subgoal, specs: Sequence[SkillSpec]) -> str:
     """A subgoal as the plan line that calls the skill executing it."""
     spec = next(s for s in specs if s.subgoal == subgoal.kind)
-    _, names, _ = _SIGNATURES[subgoal.kind]
-    return f"{spec.name}({', '.join(getattr(subgoal, n).to_text() for n in names)})"
+    return f"{spec.name}({', '.join(d.to_text() for d in arguments_of(subgoal))})"
 
 
 def format_plan(plan: Sequence[Subgoal], specs: Sequence[SkillSpec]) -> str:
@@ -97,15 +131,14 @@ def parse_plan(text: str, specs: Sequence[SkillSpec]) -> list[Subgoal]:
         name, arg_text = match.groups()
         if name not in by_name:
             raise ValueError(f"line {number}: there is no skill {name!r}; the skills are {', '.join(by_name)}")
-        cls, names, kinds = _SIGNATURES[by_name[name].subgoal]
+        spec = by_name[name]
         args = [a.strip() for a in arg_text.split(",")] if arg_text.strip() else []
-        if len(args) != len(names):
+        if len(args) != len(spec.arguments()):
             raise ValueError(
-                f"line {number}: {by_name[name].signature()} takes {len(names)} argument(s), got {len(args)}"
+                f"line {number}: {spec.signature()} takes {len(spec.arguments())} argument(s), got {len(args)}"
             )
         try:
-            fields = {n: parse_object(a) for n, a in zip(names, args, strict=True)}
-            plan.append(cls(**fields))
+            plan.append(spec.subgoal_of([parse_object(a) for a in args]))
         except MissionParseError as error:
             raise ValueError(
                 f"line {number}: {error.text!r} is not an object description "
@@ -114,6 +147,8 @@ def parse_plan(text: str, specs: Sequence[SkillSpec]) -> list[Subgoal]:
         except ValidationError as error:
             reason = error.errors()[0]["msg"].removeprefix("Value error, ")
             raise ValueError(f"line {number}: {line.strip()!r}: {reason}") from None
+        except KindError as error:
+            raise ValueError(f"line {number}: {line.strip()!r}: {error}") from None
     return plan
 
 
@@ -224,7 +259,7 @@ def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
     not. Places are left alone: the grammar offers a copied phrase without the place a goal says
     elsewhere ("the purple key located to your left"), and requiring it turned one PickupLoc
     paraphrase in ten into a planning failure."""
-    descs = [d for s in plan for d in (getattr(s, "target", None), getattr(s, "next_to", None)) if d is not None]
+    descs = [d for s in plan for d in arguments_of(s) if d is not None]
     return [c for c in Said(goal).colors if c not in {d.color for d in descs}]
 
 
@@ -283,8 +318,10 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: 
     """
     calls, rules = [], []
     for index, spec in enumerate(specs):
-        _, _, kinds = _SIGNATURES[spec.subgoal]
-        body = ' ", " '.join(f"{k.replace('_', '-')}" for k in kinds)
+        body = ' ", " '.join(
+            "moved" if spec.kind is None and (spec.subgoal, i) == _MOVED else _RULE_OF[t]
+            for i, (_, t) in enumerate(spec.arguments())
+        )
         rule = f"call{index}"
         rules.append(f'{rule} ::= "{spec.name}(" {body} ")"' if body else f'{rule} ::= "{spec.name}()"')
         calls.append(rule)
@@ -297,8 +334,8 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: 
             f"call ::= {' | '.join(calls)}",
             *rules,
             _phrase_rule("any", phrases, lambda d: True, heard, ("ball", "box", "key", "door", "object")),
-            _phrase_rule("not-door", phrases, lambda d: d.type != "door", heard, ("ball", "box", "key", "object")),
             _phrase_rule("door", phrases, lambda d: d.type == "door", heard, ("door",)),
+            _phrase_rule("movable", phrases, lambda d: d.type != "door", heard, ("ball", "box", "key", "object")),
             _phrase_rule("moved", moved, lambda d: d.type != "door", heard, ("ball", "box", "key", "object")),
         ]
     )

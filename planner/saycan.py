@@ -21,20 +21,14 @@ import time
 from collections.abc import Sequence
 
 from foreman.envs import Subgoal, parse_object
+from foreman.envs.kinds import fits
 from foreman.planner.llm import PlanAttempt, PlannerPrompts, PlanRequest, PlanResult, open_result, said_phrases
-from foreman.planner.plan import _SIGNATURES, MAX_PLAN_STEPS, SkillSpec, parse_plan
+from foreman.planner.plan import MAX_PLAN_STEPS, SkillSpec, parse_plan
 from foreman.planner.screen import ContinuationScorer, GoalScreen
 
 END_OF_TURN = "<|im_end|>"
 AFFORDANCE_FLOOR = 0.05
 """an affordance below this counts as this: a critic's near-zero should demote a call, not veto it"""
-
-_FITS = {
-    "any": lambda d: True,
-    "not_door": lambda d: d.type != "door",
-    "moved": lambda d: d.type != "door",
-    "door": lambda d: d.type == "door",
-}
 
 
 def candidate_calls(specs: Sequence[SkillSpec], phrases: Sequence[str]) -> list[str]:
@@ -42,8 +36,7 @@ def candidate_calls(specs: Sequence[SkillSpec], phrases: Sequence[str]) -> list[
     parsed = {p: parse_object(p) for p in phrases}
     calls = []
     for spec in specs:
-        _, _, kinds = _SIGNATURES[spec.subgoal]
-        options = [[p for p in phrases if _FITS[k](parsed[p])] for k in kinds]
+        options = [[p for p in phrases if fits(t, parsed[p])] for _, t in spec.arguments()]
         for args in itertools.product(*options):
             if len(set(args)) == len(args):
                 calls.append(f"{spec.name}({', '.join(args)})")

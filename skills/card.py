@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from foreman.envs import SUBGOAL_KINDS
+from foreman.envs import SUBGOAL_KINDS, KindSpec
 
 CARD_SCHEMA_VERSION = 1
 
@@ -64,7 +64,11 @@ class SkillCard(BaseModel):
     name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
     version: str
     description: str
-    subgoal: str  # the subgoal kind it executes: its arguments follow from foreman.envs.mission
+    subgoal: str
+    """the subgoal kind it executes: one of the mission language's, or the one ``kind`` declares"""
+    kind: KindSpec | None = None
+    """the declaration of a kind the mission language does not have: its arguments, wording and
+    success check (``foreman.envs.kinds``)"""
     preconditions: list[str]
     effects: list[str]
     network: dict[str, Any]  # the constructor arguments of the policy network
@@ -73,8 +77,14 @@ class SkillCard(BaseModel):
     weights_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
     def model_post_init(self, __context: Any) -> None:
-        if self.subgoal not in SUBGOAL_KINDS:
-            raise ValueError(f"unknown subgoal kind {self.subgoal!r}; expected one of {SUBGOAL_KINDS}")
+        if self.kind is not None and self.kind.name != self.subgoal:
+            raise ValueError(f"the card's subgoal is {self.subgoal!r}, but its kind declares {self.kind.name!r}")
+        if self.kind is None and self.subgoal not in SUBGOAL_KINDS:
+            raise ValueError(
+                f"unknown subgoal kind {self.subgoal!r}: one of {SUBGOAL_KINDS}, or declare it under 'kind'"
+            )
+        if self.kind is not None and self.subgoal in SUBGOAL_KINDS:
+            raise ValueError(f"{self.subgoal!r} is a kind of the mission language: it is not declared again")
         if self.schema_version != CARD_SCHEMA_VERSION:
             raise ValueError(
                 f"card schema version {self.schema_version} is not {CARD_SCHEMA_VERSION}, the one this foreman reads"

@@ -10,18 +10,21 @@ from __future__ import annotations
 import difflib
 import hashlib
 import json
+import logging
 from pathlib import Path
 
 from pydantic import ValidationError
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from foreman.envs import KindError
 from foreman.errors import ForemanError
 from foreman.paths import PACKAGE_DIR
 from foreman.skills.card import SkillCard
 from foreman.skills.network import SkillNetwork
 from foreman.skills.skill import TrainedSkill
 
+logger = logging.getLogger(__name__)
 BUILT_IN_LIBRARY = Path(__file__).resolve().parent / "library"
 
 
@@ -40,17 +43,46 @@ class SkillLibrary:
     def _card(self, folder: Path) -> SkillCard:
         path = folder / "card.json"
         try:
-            return SkillCard.model_validate_json(path.read_text())
+            card = SkillCard.model_validate_json(path.read_text())
         except FileNotFoundError:
             raise SkillLoadError(f"{folder} has no card.json") from None
         except (ValidationError, ValueError) as error:
             raise SkillLoadError(f"{path} is not a valid skill card: {error}") from None
+        if card.name != folder.name:
+            raise SkillLoadError(f"{path} names the skill {card.name!r}, but its folder is {folder.name!r}")
+        if card.kind is not None:
+            try:
+                card.kind.importable()
+            except KindError as error:
+                raise SkillLoadError(f"{path}: {error}") from None
+        return card
+
+    def scan(self) -> tuple[list[SkillCard], list[str]]:
+        """Every usable skill's card, by name, and what is wrong with each skill folder that is
+        not usable (a corrupt card, a check that does not import, a second skill for a kind)."""
+        if not self.root.is_dir():
+            return [], []
+        cards: list[SkillCard] = []
+        problems: list[str] = []
+        for folder in sorted(f for f in self.root.iterdir() if f.is_dir()):
+            try:
+                card = self._card(folder)
+            except SkillLoadError as error:
+                problems.append(str(error))
+                continue
+            other = next((c for c in cards if c.subgoal == card.subgoal), None)
+            if other is not None:
+                problems.append(f"{folder / 'card.json'}: the skill {other.name!r} already does {card.subgoal!r}")
+                continue
+            cards.append(card)
+        return cards, problems
 
     def cards(self) -> list[SkillCard]:
-        """Every skill's card, by name; a corrupt card is an error naming its file."""
-        if not self.root.is_dir():
-            return []
-        return [self._card(folder) for folder in sorted(self.root.iterdir()) if folder.is_dir()]
+        """Every usable skill's card, by name; a folder that is not usable is logged and left out."""
+        cards, problems = self.scan()
+        for problem in problems:
+            logger.warning("skill left out: %s", problem)
+        return cards
 
     def load(self, name: str) -> TrainedSkill:
         folder = self.root / name

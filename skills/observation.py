@@ -21,7 +21,16 @@ from __future__ import annotations
 import numpy as np
 from minigrid.core.constants import COLOR_TO_IDX, OBJECT_TO_IDX, STATE_TO_IDX
 
-from foreman.envs import COLORS, LOCATIONS, OBJECT_TYPES, SUBGOAL_KINDS, AgentMemory, ObjectDesc, Subgoal
+from foreman.envs import (
+    COLORS,
+    LOCATIONS,
+    OBJECT_TYPES,
+    SUBGOAL_KINDS,
+    AgentMemory,
+    ObjectDesc,
+    Subgoal,
+    arguments_of,
+)
 from foreman.skills.routes import ROUTE_FEATURES, drop_spots, keys_to_locked_doors, routes, unexplored
 
 FINE_RADIUS = 7
@@ -42,11 +51,19 @@ def _desc_features(desc: ObjectDesc | None) -> list[float]:
     return present + color + kind + location
 
 
+def roles(subgoal: Subgoal) -> tuple[ObjectDesc | None, ObjectDesc | None]:
+    """The descriptions a skill's input marks: its target (the first argument) and the object
+    it acts beside (the second), whatever its kind calls them."""
+    named: list[ObjectDesc | None] = [*arguments_of(subgoal), None, None]
+    return named[0], named[1]
+
+
 def encode_subgoal(subgoal: Subgoal) -> np.ndarray:
-    """A fixed-size vector: the subgoal kind one-hot, then its target and next-to descriptions."""
+    """A fixed-size vector: the mission language's kind one-hot (all zeros for a declared kind:
+    a network serves one kind, so adding kinds never changes its input), then the target's and
+    the next-to object's descriptions."""
     kind = [float(subgoal.kind == k) for k in SUBGOAL_KINDS]
-    target = getattr(subgoal, "target", None)
-    next_to = getattr(subgoal, "next_to", None)
+    target, next_to = roles(subgoal)
     return np.asarray(kind + _desc_features(target) + _desc_features(next_to), dtype=np.float32)
 
 
@@ -77,7 +94,7 @@ def target_cells(memory: AgentMemory, subgoal: Subgoal) -> np.ndarray:
     A door told by its place ("a grey door on your right") stays a target when open: a place names
     doors of the start room, already seen, so no exploring finds another.
     """
-    target = getattr(subgoal, "target", None)
+    target, _ = roles(subgoal)
     if target is None:
         return np.zeros((AgentMemory.SIZE, AgentMemory.SIZE), dtype=bool)
     match = memory.matching(target)
@@ -91,7 +108,7 @@ def target_cells(memory: AgentMemory, subgoal: Subgoal) -> np.ndarray:
 
 def observe(memory: AgentMemory, subgoal: Subgoal) -> dict[str, np.ndarray]:
     """The network's input for one step (arrays without a batch axis)."""
-    next_to = getattr(subgoal, "next_to", None)
+    _, next_to = roles(subgoal)
     size = AgentMemory.SIZE
     target_match = target_cells(memory, subgoal)
     next_match = memory.matching(next_to) if next_to is not None else np.zeros((size, size), dtype=bool)

@@ -5,7 +5,7 @@ import json
 import numpy as np
 
 from foreman.bench.tasks import TasksBenchConfig, bench_tasks, bot_steps, sample_task, summarise
-from foreman.envs import make_env
+from foreman.envs import clauses_in_order, make_env
 
 
 def test_a_sampled_task_is_not_the_mission_and_the_bot_can_do_it():
@@ -15,6 +15,24 @@ def test_a_sampled_task_is_not_the_mission_and_the_bot_can_do_it():
     task = sample_task(env, "BabyAI-PickupLoc-v0", np.random.default_rng(7), avoid=mission)
     assert task.kind == "pick_up" and task.to_text() != mission
     assert isinstance(bot_steps("BabyAI-PickupLoc-v0", 7, task), int)
+
+
+def test_a_later_task_never_asks_for_what_is_already_so():
+    """After earlier tasks opened every door, no sampled task asks to open one (BabyAI's
+    sampler, made for fresh worlds, would)."""
+    from foreman.envs import parse_mission
+
+    env = make_env("BabyAI-BossLevel-v0")
+    env.reset(seed=7)
+    base = env.unwrapped
+    for obj in base.grid.grid:
+        if obj is not None and obj.type == "door":
+            obj.is_open, obj.is_locked = True, False
+    rng = np.random.default_rng(0)
+    for _ in range(40):
+        task = parse_mission(sample_task(env, "BabyAI-BossLevel-v0", rng, avoid="").to_text())
+        for clause in clauses_in_order(task):
+            assert clause.kind != "open", task.to_text()
 
 
 def _task(success: bool, reported: bool, steps: int, bot: int | None) -> dict:

@@ -82,29 +82,61 @@ def test_description_golden(env_id, seed):
     assert text == golden.read_text()
 
 
-@pytest.mark.parametrize("level", ["BabyAI-PickupLoc-v0", "BabyAI-BossLevel-v0"])
-def test_matching_agrees_with_babyai_on_the_objects_in_view(level):
-    """Colour, type and start-relative location, as BabyAI resolves them, for what the agent saw."""
+def _checked_against_babyai(env, memory: AgentMemory, origin) -> int:
+    """Assert the memory's matches are BabyAI's for a task starting now; the cells checked."""
     from minigrid.envs.babyai.core.verifier import ObjDesc
 
+    checked = 0
+    for obj_type in ("ball", "box", "key", "door"):
+        for location in (None, "front", "behind", "left", "right"):
+            desc = ObjectDesc(type=obj_type, location=location)
+            _, truth = ObjDesc(obj_type, None, location).find_matching_objs(env.unwrapped)
+            match = memory.matching(desc)
+            for x, y in np.argwhere(memory.grid[:, :, 0] == OBJECT_TO_IDX[obj_type]):
+                world = (x - AgentMemory.SIZE // 2 + origin.pos[0], y - AgentMemory.SIZE // 2 + origin.pos[1])
+                assert match[x, y] == (world in truth), (desc, world)
+                checked += 1
+    return checked
+
+
+@pytest.mark.parametrize("walked", [0, 30])
+@pytest.mark.parametrize("level", ["BabyAI-PickupLoc-v0", "BabyAI-BossLevel-v0"])
+def test_matching_agrees_with_babyai_on_the_objects_in_view(level, walked):
+    """Colour, type and location, as BabyAI resolves them for a task starting now, for what the
+    agent saw: at the episode's start, or (a session's later task) from where a walk left it."""
     env = make_env(level)
     checked = 0
     for seed in range(40):
         obs, _ = env.reset(seed=seed)
-        start = current_pose(env)
+        origin = current_pose(env)
         memory = AgentMemory()
         memory.observe(obs)
-        base = env.unwrapped
-        for obj_type in ("ball", "box", "key", "door"):
-            for location in (None, "front", "behind", "left", "right"):
-                desc = ObjectDesc(type=obj_type, location=location)
-                _, truth = ObjDesc(obj_type, None, location).find_matching_objs(base)
-                match = memory.matching(desc)
-                for x, y in np.argwhere(memory.grid[:, :, 0] == OBJECT_TO_IDX[obj_type]):
-                    world = (x - AgentMemory.SIZE // 2 + start.pos[0], y - AgentMemory.SIZE // 2 + start.pos[1])
-                    assert match[x, y] == (world in truth), (seed, desc, world)
-                    checked += 1
+        walk(env, memory, walked, np.random.default_rng(seed), actions=(0, 1, 2, 2, 2))
+        memory.anchor_here()
+        checked += _checked_against_babyai(env, memory, origin)
     assert checked > 100
+
+
+def test_a_task_starting_in_a_doorway_names_the_room_babyai_puts_it_in():
+    """BabyAI counts a doorway in the room east (or south) of it, whichever way the agent faces."""
+    env = make_env("BabyAI-BossLevel-v0")
+    doorways = 0
+    for seed in range(60):
+        obs, _ = env.reset(seed=seed)
+        origin = current_pose(env)
+        memory = AgentMemory()
+        memory.observe(obs)
+        rng = np.random.default_rng(seed)
+        for _ in range(300):
+            action = int(rng.choice([0, 1, 2, 2, 2, 5]))
+            obs, *_ = env.step(action)
+            memory.observe(obs, action)
+            if env.unwrapped.grid.get(*env.unwrapped.agent_pos) is not None:  # an open door's cell
+                memory.anchor_here()
+                _checked_against_babyai(env, memory, origin)
+                doorways += 1
+                break
+    assert doorways >= 10
 
 
 def test_crop_puts_the_agent_at_the_centre_facing_up():

@@ -176,8 +176,8 @@ def test_corrupt_cards_are_rejected_naming_the_file(trained, tmp_path, corruptio
     (library / "go_to" / "card.json").write_text(corruption)
     with pytest.raises(SkillLoadError, match="card.json is not a valid skill card"):
         SkillLibrary(library).load("go_to")
-    with pytest.raises(SkillLoadError):
-        SkillLibrary(library).cards()
+    cards, problems = SkillLibrary(library).scan()
+    assert "go_to" not in [c.name for c in cards] and "go_to/card.json is not a valid skill card" in problems[0]
 
 
 def test_unknown_skill_lists_what_there_is(trained):
@@ -186,18 +186,43 @@ def test_unknown_skill_lists_what_there_is(trained):
         SkillLibrary(library).load("goto")
 
 
+def _dropped_in(library, name: str, **changes) -> None:
+    shutil.copytree(library / "go_to", library / name)
+    card_path = library / name / "card.json"
+    card_path.write_text(json.dumps(json.loads(card_path.read_text()) | {"name": name} | changes))
+
+
 def test_a_dropped_in_skill_is_listed_without_code_changes(trained, tmp_path, capsys):
+    """A skill of a kind it declares itself is listed and loads; a second skill for a kind
+    already served is left out, and the problem names its card."""
     library = _copy(trained, tmp_path)
-    shutil.copytree(library / "go_to", library / "walk_to")
-    card_path = library / "walk_to" / "card.json"
-    card = json.loads(card_path.read_text())
-    card["name"] = "walk_to"
-    card_path.write_text(json.dumps(card))
+    kind = {"name": "walk_to", "says": "walk to {target}", "arguments": [{"name": "target", "type": "object"}]}
+    _dropped_in(library, "walk_to", subgoal="walk_to", kind=kind | {"check": {"facing": "target"}})
+    _dropped_in(library, "go_to_again")
     assert main(["skills", "list", "--library", str(library), "--json"]) == 0
     names = [c["name"] for c in json.loads(capsys.readouterr().out)]
     assert names == ["go_to", "walk_to"]
-    assert SkillLibrary(library).load("walk_to").card.subgoal == "go_to"
+    assert SkillLibrary(library).load("walk_to").card.kind.says == "walk to {target}"
+    _, problems = SkillLibrary(library).scan()
+    assert problems == [f"{library / 'go_to_again' / 'card.json'}: the skill 'go_to' already does 'go_to'"]
     assert main(["skills", "list", "--library", str(tmp_path / "nowhere")]) == 0
+
+
+@pytest.mark.parametrize(
+    ("kind", "wrong"),
+    [
+        ({"arguments": [{"name": "target", "type": "lamp"}]}, "type"),
+        ({"check": {"entry": "no_such_module:check"}}, "does not import"),
+        ({"check": {"facing": "other"}}, "does not declare"),
+    ],
+)
+def test_a_skill_folder_that_cannot_be_used_is_named_and_the_rest_loads(trained, tmp_path, kind, wrong):
+    library = _copy(trained, tmp_path)
+    declared = {"name": "walk_to", "says": "walk to {target}", "arguments": [{"name": "target", "type": "object"}]}
+    _dropped_in(library, "walk_to", subgoal="walk_to", kind=declared | {"check": {"facing": "target"}} | kind)
+    cards, problems = SkillLibrary(library).scan()
+    assert [c.name for c in cards] == ["go_to"]
+    assert len(problems) == 1 and "walk_to/card.json" in problems[0] and wrong in problems[0], problems
 
 
 def test_a_skill_refuses_a_subgoal_of_another_kind(trained):
