@@ -81,6 +81,14 @@ COMMANDS = (
     ),
     Command("skills list", "every skill's card", "skills.commands", "ListConfig", "list_skills", "list_skills_text"),
     Command(
+        "skills new",
+        "a folder for a skill of a new kind, with a declaration to edit",
+        "skills.commands",
+        "NewSkillConfig",
+        "new_skill",
+        "new_skill_text",
+    ),
+    Command(
         "skills eval",
         "a skill's success on seeds of its level",
         "skills.commands",
@@ -98,7 +106,7 @@ COMMANDS = (
     ),
     Command(
         "train",
-        "train one skill (cloning from the bot's demonstrations, optional DAgger and PPO)",
+        "train one skill (cloning from the bot, DAgger, PPO; a declared kind: PPO from its check)",
         "skills.train",
         "TrainConfig",
         "train",

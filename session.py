@@ -22,6 +22,7 @@ from foreman.orchestrator import Agent, EpisodeResult, describe_result
 from foreman.paths import user_path
 from foreman.planner.builtin import PlannerOptions, planner_from
 from foreman.skills import SkillLibrary
+from foreman.skills.library import BUILT_IN_LIBRARY
 from foreman.traces import TraceWriter, read_trace
 from foreman.traces.file import episodes
 from foreman.traces.replay import replay, session_of, write_gif
@@ -41,7 +42,8 @@ class RunConfig:
     plan and outcome, type the next; Ctrl-D (the input's end) ends the session"""
     planner: PlannerOptions = field(default_factory=PlannerOptions)
     library: Path | None = None
-    """a skill library folder to use instead of the built-in one"""
+    """a folder of your own skills, used beside the built-in ones (a skill there replaces the
+    built-in one of its name)"""
     trace: Path | None = None
     """trace file (default: runs/run/<time>_<env>_<seed>.jsonl in the user's foreman folder)"""
     gif: Path | None = None
@@ -81,7 +83,7 @@ def run(config: RunConfig) -> SessionResult:
     env_id = env_id or "BabyAI-GoToLocal-v0"
     env = make_env(env_id)
     trace_path = config.trace or user_path("runs", "run") / f"{time.strftime('%Y%m%d-%H%M%S')}_{env_id}_{seed}.jsonl"
-    library = SkillLibrary(config.library) if config.library else SkillLibrary()
+    library = SkillLibrary(BUILT_IN_LIBRARY, *([config.library] if config.library else []))
     agent = Agent(planner_from(config.planner), library)
     goals: Iterable[str | None] = config.goals or ([] if config.interactive else [None])
     results = []

@@ -90,6 +90,28 @@ class DeclaredCheck:
         return self._entries[check.entry](self.env, self.subgoal) == "success"
 
 
+class CheckAsInstr:
+    """A declared kind's check where BabyAI expects an instruction: a training level's
+    ``instrs``, which give the level its reward and its end (``subgoal_levels.py``)."""
+
+    def __init__(self, kind: KindSpec, subgoal: Call):
+        self.kind, self.subgoal = kind, subgoal
+        self.check: DeclaredCheck | None = None
+
+    def reset_verifier(self, env: Any) -> None:
+        self.check = DeclaredCheck(self.kind, self.subgoal, env)
+
+    def verify(self, action: int | None) -> Status:
+        assert self.check is not None, "reset_verifier(env) first"
+        return self.check.step(action)
+
+    def surface(self, env: Any) -> str:
+        return self.subgoal.to_text()
+
+    def update_objs_poss(self) -> None:
+        """Nothing to do: the check follows its objects itself."""
+
+
 def _door_state(obj: Any) -> str | None:
     if obj is None or obj.type != "door":
         return None

@@ -30,7 +30,15 @@ import re
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 from foreman.envs.mission import Call, ObjectDesc
 from foreman.errors import ForemanError
@@ -76,6 +84,13 @@ class Check(BaseModel):
         if isinstance(data, dict) and "carrying" in data and data["carrying"] is None:
             return {**{k: v for k, v in data.items() if k != "carrying"}, "carrying_nothing": True}
         return data
+
+    @model_serializer(mode="wrap")
+    def _as_written(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """The keys given, as a card writes them (``{"carrying": null}`` for carrying nothing)."""
+        given = {k: v for k, v in handler(self).items() if v is not None and k != "carrying_nothing"}
+        written = {"not" if k == "not_" else k: v for k, v in given.items()}
+        return written | ({"carrying": None} if self.carrying_nothing else {})
 
     @model_validator(mode="after")
     def _one_key(self) -> Check:

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from gymnasium.envs.registration import register
+from gymnasium.envs.registration import register, registry
 from minigrid.core.world_object import WorldObj
 from minigrid.envs.babyai.core.levelgen import LevelGen
+from minigrid.envs.babyai.core.roomgrid_level import RejectSampling
 from minigrid.envs.babyai.core.verifier import OBJ_TYPES_NOT_DOOR, ObjDesc
 
+from foreman.envs.checks import CheckAsInstr
 from foreman.envs.detectors import verifier_for
+from foreman.envs.kinds import KindSpec
 from foreman.envs.mission import (
     SUBGOAL_KINDS,
     Drop,
@@ -18,6 +21,7 @@ from foreman.envs.mission import (
     PutNext,
     Subgoal,
     SubgoalKind,
+    arguments_of,
     desc_from_babyai,
 )
 
@@ -83,6 +87,8 @@ class SubgoalLevel(LevelGen):
     def __init__(
         self,
         subgoal_kind: SubgoalKind = "go_to",
+        kind: KindSpec | dict | None = None,
+        open_door_prob: float = 0.0,
         room_size: int = 8,
         num_rows: int = 1,
         num_cols: int = 1,
@@ -97,9 +103,14 @@ class SubgoalLevel(LevelGen):
     ):
         if subgoal_kind not in SUBGOAL_KINDS:
             raise ValueError(f"unknown subgoal kind {subgoal_kind!r}; expected one of {SUBGOAL_KINDS}")
-        if subgoal_kind == "open" and num_rows * num_cols < 2:
-            raise ValueError("an open level needs at least two rooms (it has no doors otherwise)")
+        self.kind = KindSpec.model_validate(kind) if kind is not None else None
+        takes_doors = subgoal_kind == "open" or any(
+            a.type == "door" for a in (self.kind.arguments if self.kind else [])
+        )
+        if takes_doors and num_rows * num_cols < 2:
+            raise ValueError("a level whose subgoal names a door needs two rooms or more (it has no doors otherwise)")
         self.subgoal_kind = subgoal_kind
+        self.open_door_prob = open_door_prob
         self.carry_prob = carry_prob
         self.key_in_hand_prob = key_in_hand_prob
         self.open_target_prob = open_target_prob
@@ -123,6 +134,16 @@ class SubgoalLevel(LevelGen):
 
     def rand_instr(self, action_kinds, instr_kinds, depth=0):
         """Draw this level's subgoal (LevelGen calls this once the layout is built)."""
+        for obj in self.grid.grid:
+            if (
+                obj is not None
+                and obj.type == "door"
+                and not obj.is_locked
+                and self._rand_float(0, 1) < self.open_door_prob
+            ):
+                obj.is_open = True
+        if self.kind is not None:
+            return self._declared(self.kind)
         kind = self.subgoal_kind
         if kind == "go_to":
             self.subgoal = GoTo(target=desc_from_babyai(self.rand_obj()))
@@ -151,6 +172,32 @@ class SubgoalLevel(LevelGen):
             self._carry_something()
         return verifier_for(self.subgoal)
 
+    def _declared(self, kind: KindSpec) -> CheckAsInstr:
+        """A subgoal of a declared kind, each argument an object of the world its type allows."""
+        types = {"door": ["door"], "movable": OBJ_TYPES_NOT_DOOR, "object": None}
+        descs = [desc_from_babyai(self.rand_obj(types=types[a.type])) for a in kind.arguments]
+        self.subgoal = kind.call(*descs)
+        if self._rand_float(0, 1) < self.carry_prob:
+            self._carry_something()
+        return CheckAsInstr(kind, self.subgoal)
+
+    def validate_instrs(self, instr):
+        """BabyAI's rejections, and for a declared kind a subgoal whose check holds already."""
+        if not isinstance(instr, CheckAsInstr):
+            return super().validate_instrs(instr)
+        self.carrying = self._to_carry  # as it will be once reset hands it over
+        try:
+            instr.reset_verifier(self)
+            if instr.verify(None) != "continue":
+                raise RejectSampling(f"{instr.subgoal.to_text()!r} is decided before a step")
+        finally:
+            self.carrying = None
+
+    def num_navs_needed(self, instr) -> int:
+        if isinstance(instr, CheckAsInstr):
+            return max(1, len(instr.subgoal.arguments))
+        return super().num_navs_needed(instr)
+
     def _open_with_key_in_hand(self, door):
         """Open the locked door, starting with its key in hand: where a mission's open follows
         the planner's pick-up of the key (without such episodes the open skill put the key down)."""
@@ -172,7 +219,7 @@ class SubgoalLevel(LevelGen):
 
     def _carry_something(self) -> None:
         """Start the episode holding an object the subgoal does not name (taken off the grid)."""
-        named = [d for d in (getattr(self.subgoal, "target", None), getattr(self.subgoal, "next_to", None)) if d]
+        named = arguments_of(self.subgoal) if self.subgoal is not None else []
         spare = [
             obj
             for obj in self.grid.grid
@@ -220,3 +267,13 @@ def register_subgoal_levels() -> None:
                 entry_point="foreman.envs.subgoal_levels:SubgoalLevel",
                 kwargs=dict(knobs, subgoal_kind=kind, **(_OPEN_MAZE if (kind, size) == ("open", "") else {})),
             )
+
+
+def register_declared_level(kind: KindSpec, **knobs) -> str:
+    """Register the training level of a declared kind (``knobs``: :class:`SubgoalLevel`'s, BabyAI
+    ``LevelGen``'s layout and more) and return its id."""
+    env_id = f"Foreman-Kind-{kind.name}-v0"
+    kwargs = dict(knobs, kind=kind.model_dump(mode="json"))
+    if env_id not in registry or registry[env_id].kwargs != kwargs:
+        register(id=env_id, entry_point="foreman.envs.subgoal_levels:SubgoalLevel", kwargs=kwargs)
+    return env_id

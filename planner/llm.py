@@ -38,6 +38,7 @@ from foreman.planner.plan import (
     misread_puts,
     noun_phrases,
     plan_grammar,
+    unplanned,
     unsaid,
 )
 from foreman.planner.retrieval import SkillRetriever
@@ -203,6 +204,20 @@ def open_result(
     return result
 
 
+_DOING = {"pick_up": "pick something up", "open": "open a door"}
+
+
+def _unfaithful(goal: str, plan: list[Subgoal]) -> list[str]:
+    """Why a plan judged by its own checks would not be the goal's: a colour or place left out,
+    a kind of step the goal's verbs ask for missing, the wrong object moved."""
+    missing = unsaid(goal, plan)
+    return [
+        *([f"the plan leaves out {', '.join(missing)}, which the goal says"] if missing else []),
+        *[f"the goal asks to {_DOING[kind]}, and no step of the plan does" for kind in unplanned(goal, plan)],
+        *[f"'{step}' moves the object the goal puts something next to" for step in misread_puts(goal, plan)],
+    ]
+
+
 def said_text(request: PlanRequest) -> str:
     """The goal and the feedback: what plan arguments are copied or put together from."""
     said = [clean_goal(request.goal)] + [f"{o.subgoal.to_text()}: {o.reason}" for o in request.history]
@@ -292,16 +307,11 @@ class LLMPlanner:
                 # a goal in the mission language is judged by its own verifier, never by the plan
                 judged_by_plan = not request.history and instruction_of(clean_goal(request.goal)) is None
                 goal = clean_goal(request.goal)
-                missing = unsaid(goal, plan) if judged_by_plan else []
-                misread = misread_puts(goal, plan) if judged_by_plan else []
-                if not missing and not misread:
+                errors = _unfaithful(goal, plan) if judged_by_plan else []
+                if not errors:
                     result.plan = plan
                     return result
-                attempt.error = (
-                    f"the plan leaves out {', '.join(missing)}, which the goal says"
-                    if missing
-                    else f"'{misread[0]}' moves the object the goal puts something next to"
-                )
+                attempt.error = errors[0]
             messages = [
                 *messages,
                 AIMessage(content=attempt.raw),

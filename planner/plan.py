@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from langchain_core.exceptions import OutputParserException
 from langchain_core.output_parsers import BaseOutputParser
@@ -170,8 +170,38 @@ class PlanParser(BaseOutputParser[list[Subgoal]]):
 _WORD = re.compile(r"[a-z]+")
 
 
-def _phrase_spans(words: Sequence[str]) -> list[tuple[int, int]]:
-    """Where object descriptions are in a list of words: longest match first, in order."""
+class _Phrase(NamedTuple):
+    text: str
+    """the description as BabyAI writes it, with the place written after it attached"""
+    words: frozenset[int]
+    """the positions of the words it was read from"""
+
+
+_CLAUSE_WORDS = frozenset({"and", "then", "after", "before", "next", "near", "beside", "while", "once"})
+
+
+def _place_at(words: Sequence[str], k: int) -> tuple[str, int] | None:
+    """The agent-relative place written from ``words[k]`` ("behind you", "to your left", "from
+    the right side", "in front of you") and where it ends; None for other uses of the words
+    ("right away", "right next to", "behind the box", "in front of the door")."""
+    word, after = words[k], words[k + 1 : k + 3]
+    if word == "behind" and after[:1] and after[0] in ("you", "your", "yourself"):
+        return "behind", k + 2
+    if word == "front" and words[k - 1 : k] == ["in"] and after in (["of", "you"], ["of", "yourself"]):
+        return "front", k + 3
+    if word in ("left", "right") and words[k - 1 : k] in (["your"], ["the"]):
+        if after[:1] == ["of"] and after[1:] != ["you"]:
+            return None  # "to the left of the box": a place beside something else
+        return word, k + (3 if after == ["of", "you"] else 1)
+    return None
+
+
+def _phrases(words: Sequence[str]) -> list[_Phrase]:
+    """The object descriptions in a list of words: longest match first, in order.
+
+    A description written without a place takes the agent-relative place written soon after it,
+    before the next description or clause ("the key from behind your feet": "the key behind you"),
+    so a plan can be held to it (:func:`unsaid`)."""
     spans, i = [], 0
     while i < len(words):
         for j in range(min(len(words), i + 8), i + 1, -1):
@@ -183,13 +213,25 @@ def _phrase_spans(words: Sequence[str]) -> list[tuple[int, int]]:
             i = j - 1
             break
         i += 1
-    return spans
+    phrases = []
+    for n, (i, j) in enumerate(spans):
+        text, used = " ".join(words[i:j]), set(range(i, j))
+        end = spans[n + 1][0] if n + 1 < len(spans) else len(words)
+        if parse_object(text).location is None:
+            for k in range(j, min(end, j + 6)):
+                if words[k] in _CLAUSE_WORDS:
+                    break
+                place = _place_at(words, k)
+                if place is not None:
+                    text, used = f"{text} {_LOCATION_WORDS[place[0]]}", used | set(range(k, place[1]))
+                    break
+        phrases.append(_Phrase(text, frozenset(used)))
+    return phrases
 
 
 def noun_phrases(text: str) -> list[str]:
     """Object descriptions written in a text, longest match first, in order, without repeats."""
-    words = _WORD.findall(text.lower())
-    return list(dict.fromkeys(" ".join(words[i:j]) for i, j in _phrase_spans(words)))
+    return list(dict.fromkeys(p.text for p in _phrases(_WORD.findall(text.lower()))))
 
 
 _SAID_AS = {
@@ -229,7 +271,8 @@ class Said:
 
     def __init__(self, text: str):
         words = _WORD.findall(text.lower())
-        inside = {k for i, j in _phrase_spans(words) for k in range(i, j)}
+        phrases = _phrases(words)
+        inside = {k for p in phrases for k in p.words}
         every = {_SAID_AS.get(w, w) for w in words}
         loose = {_SAID_AS.get(w, w) for k, w in enumerate(words) if k not in inside}
         self.types = [t for t in ("ball", "box", "key", "door", "object") if t in every]
@@ -237,6 +280,8 @@ class Said:
         self.loose_colors = [c for c in COLORS if c in loose]
         self.locations = [v for w, v in _LOCATION_WORDS.items() if w in every]
         self.loose_locations = [v for w, v in _LOCATION_WORDS.items() if w in loose]
+        self.places = list(dict.fromkeys(loc for p in phrases if (loc := parse_object(p.text).location)))
+        """the places of the objects it describes ("front", ...), attached or written within"""
 
     def descriptions(self, types: Sequence[str]) -> list[str]:
         """Descriptions of ``types`` said that use a loose colour or a loose location word."""
@@ -252,15 +297,38 @@ class Said:
 
 
 def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
-    """The colours the goal says that no argument of the plan carries.
+    """The colours and the objects' places the goal says that no argument of the plan carries.
 
     A plan that leaves one out asks for something else ("the key of grey color" planned as
-    ``go_to(the key)``): judged by its own subgoals' checks, it would be done while the goal is
-    not. Places are left alone: the grammar offers a copied phrase without the place a goal says
-    elsewhere ("the purple key located to your left"), and requiring it turned one PickupLoc
-    paraphrase in ten into a planning failure."""
+    ``go_to(the key)``, "the key from behind your feet" as ``pick_up(the key)``): judged by its
+    own subgoals' checks, it would be done while the goal is not. Loose place words (not after an
+    object, as :func:`_phrases` reads them) are left alone: they may mean something else."""
     descs = [d for s in plan for d in arguments_of(s) if d is not None]
-    return [c for c in Said(goal).colors if c not in {d.color for d in descs}]
+    said = Said(goal)
+    places = {d.location for d in descs}
+    return [c for c in said.colors if c not in {d.color for d in descs}] + [
+        _LOCATION_WORDS[p] for p in said.places if p not in places
+    ]
+
+
+VERBS_OF_ONE_KIND = {
+    "pick_up": ("pick", "grab", "fetch", "collect", "lift", "retriev", "grasp", "gather"),
+    "open": ("open", "unlock", "unbolt", "unlatch"),
+}
+"""verb roots that ask for one kind of step alone (a put picks its object up too)"""
+
+
+def unplanned(goal: str, plan: Sequence[Subgoal]) -> list[str]:
+    """The kinds of step the goal's verbs ask for that the plan has none of ("Navigate to the
+    purple key and retrieve it" planned as two ``go_to``: judged by the plan's own checks, done,
+    and nothing was picked up)."""
+    words = _WORD.findall(goal.lower())
+    kinds = {s.kind for s in plan} | ({"pick_up"} if any(s.kind == "put_next" for s in plan) else set())
+    return [
+        kind
+        for kind, roots in VERBS_OF_ONE_KIND.items()
+        if kind not in kinds and any(w.startswith(r) for w in words for r in roots)
+    ]
 
 
 _NEXT_TO_WORDS = ("next", "beside", "besides", "near", "nearby", "adjacent", "alongside", "by", "close")
@@ -272,9 +340,10 @@ def _kept_in_place(text: str) -> set[str]:
     words = [_SAID_AS.get(w, w) for w in _WORD.findall(text.lower())]
     after: set[str] = set()
     elsewhere: set[str] = set()
-    for i, j in _phrase_spans(words):
+    for phrase in _phrases(words):
+        i = min(phrase.words)
         beside = any(w in _NEXT_TO_WORDS for w in words[max(0, i - 2) : i])
-        (after if beside else elsewhere).add(" ".join(words[i:j]))
+        (after if beside else elsewhere).add(phrase.text)
     return after - elsewhere
 
 

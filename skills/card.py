@@ -2,7 +2,8 @@
 
 Cards are data: the planner reads them (name, description, subgoal kind) without importing
 anything from ``skills/``. A stored skill is a folder ``<name>/`` holding ``card.json`` and
-``model.safetensors``; the card carries the sha256 of the weights, checked on load.
+``model.safetensors``; the card carries the sha256 of the weights, checked on load. A skill of a
+new kind starts as a folder holding only its declaration, ``skill.json``, until it is trained.
 """
 
 from __future__ import annotations
@@ -89,3 +90,44 @@ class SkillCard(BaseModel):
             raise ValueError(
                 f"card schema version {self.schema_version} is not {CARD_SCHEMA_VERSION}, the one this foreman reads"
             )
+
+
+class SkillDeclaration(BaseModel):
+    """What a user writes to make a skill of a new kind (``skill.json`` in its folder, made by
+    ``foreman skills new``): the card's text, the kind, and where and how it learns.
+    ``foreman train NAME --library DIR`` reads it and writes the card and weights beside it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    description: str
+    """what the skill does, for the planner (it reads this, not the code)"""
+    kind: KindSpec
+    preconditions: list[str] = Field(default_factory=list)
+    effects: list[str] = Field(default_factory=list)
+    level: dict[str, Any] = Field(default_factory=dict)
+    """the training level's layout: ``SubgoalLevel``'s knobs (``room_size``, ``num_rows``,
+    ``num_cols``, ``num_dists``, ``locations``, ``carry_prob``, ``open_door_prob``, ...)"""
+    frames: int = Field(default=300_000, gt=0)
+    """env frames of reinforcement from the kind's check (PPO)"""
+
+    def model_post_init(self, __context: Any) -> None:
+        if self.kind.name != self.name:
+            raise ValueError(f"the skill is {self.name!r}, but its kind declares {self.kind.name!r}")
+
+
+def declaration_template(name: str) -> SkillDeclaration:
+    """A declaration to edit: one argument, a check of facing it, a one-room level."""
+    return SkillDeclaration(
+        name=name,
+        description=f"Say what {name} does: the planner chooses skills by this text.",
+        kind=KindSpec.model_validate(
+            {
+                "name": name,
+                "says": f"{name.replace('_', ' ')} {{target}}",
+                "arguments": [{"name": "target", "type": "object", "description": "what it acts on"}],
+                "check": {"facing": "target"},
+            }
+        ),
+        level={"num_rows": 1, "num_cols": 1, "num_dists": 4},
+    )

@@ -1,4 +1,4 @@
-"""``foreman skills list | eval | fit-critic`` and ``foreman train``'s report: the skill library."""
+"""``foreman skills list | new | eval | fit-critic`` and ``foreman train``'s report: the skill library."""
 
 from __future__ import annotations
 
@@ -32,6 +32,28 @@ def list_skills_text(cards: list[SkillCard]) -> str:
         )
         lines.append(f"{card.name} {card.version} ({card.subgoal}): {card.description} [{success}]")
     return "\n".join(lines)
+
+
+@dataclass(frozen=True)
+class NewSkillConfig:
+    name: str = field(metadata={"positional": True})
+    """the skill's name, which its kind takes too: lower case, digits and underscores"""
+    library: Path | None = None
+    """the library folder to make it in (default: skills/ in the user's foreman folder)"""
+
+
+def new_skill(config: NewSkillConfig) -> dict[str, Any]:
+    """A folder for a skill of a new kind, holding a declaration (``skill.json``) to edit."""
+    library = SkillLibrary(config.library or user_path("skills"))
+    path = library.new(config.name)
+    return {"declaration": str(path), "train": f"foreman train {config.name} --library {library.root}"}
+
+
+def new_skill_text(made: dict[str, Any]) -> str:
+    return (
+        f"Made {made['declaration']}: write what the skill does (description), its kind (arguments, "
+        f"wording, success check) and its training level there, then train it:\n  {made['train']}"
+    )
 
 
 @dataclass(frozen=True)

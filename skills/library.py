@@ -20,7 +20,7 @@ from safetensors.torch import load_file, save_file
 from foreman.envs import KindError
 from foreman.errors import ForemanError
 from foreman.paths import PACKAGE_DIR
-from foreman.skills.card import SkillCard
+from foreman.skills.card import SkillCard, SkillDeclaration, declaration_template
 from foreman.skills.network import SkillNetwork
 from foreman.skills.skill import TrainedSkill
 
@@ -37,8 +37,28 @@ def _sha256(path: Path) -> str:
 
 
 class SkillLibrary:
-    def __init__(self, root: Path = BUILT_IN_LIBRARY):
-        self.root = Path(root)
+    """Skill folders (a card and weights each) under one or more library folders.
+
+    ``SkillLibrary(BUILT_IN_LIBRARY, Path("~/my-skills"))`` uses a user's folder beside the
+    built-in one: a skill there replaces a built-in skill of the same name, and one that does a
+    kind another skill already does is left out as a problem naming its card. Skills are saved to
+    the last folder."""
+
+    def __init__(self, *roots: Path):
+        self.roots = [Path(r) for r in roots] or [BUILT_IN_LIBRARY]
+
+    @property
+    def root(self) -> Path:
+        """The folder skills are saved to: the last one."""
+        return self.roots[-1]
+
+    def _folders(self) -> dict[str, Path]:
+        """Each skill's folder by name, a later library folder's replacing an earlier one's."""
+        found: dict[str, Path] = {}
+        for root in self.roots:
+            if root.is_dir():
+                found |= {f.name: f for f in sorted(root.iterdir()) if f.is_dir()}
+        return found
 
     def _card(self, folder: Path) -> SkillCard:
         path = folder / "card.json"
@@ -60,11 +80,13 @@ class SkillLibrary:
     def scan(self) -> tuple[list[SkillCard], list[str]]:
         """Every usable skill's card, by name, and what is wrong with each skill folder that is
         not usable (a corrupt card, a check that does not import, a second skill for a kind)."""
-        if not self.root.is_dir():
-            return [], []
         cards: list[SkillCard] = []
         problems: list[str] = []
-        for folder in sorted(f for f in self.root.iterdir() if f.is_dir()):
+        for _, folder in sorted(self._folders().items()):
+            if not (folder / "card.json").exists() and (folder / "skill.json").exists():
+                command = f"foreman train {folder.name} --library {folder.parent}"
+                problems.append(f"{folder / 'skill.json'}: not trained yet (run `{command}`)")
+                continue
             try:
                 card = self._card(folder)
             except SkillLoadError as error:
@@ -85,12 +107,13 @@ class SkillLibrary:
         return cards
 
     def load(self, name: str) -> TrainedSkill:
-        folder = self.root / name
-        if not folder.is_dir():
+        folder = self._folders().get(name)
+        if folder is None:
             names = [c.name for c in self.cards()]
             close = difflib.get_close_matches(name, names, n=3)
             hint = f" Did you mean: {', '.join(close)}?" if close else ""
-            raise SkillLoadError(f"no skill {name!r} in {self.root} (it has: {', '.join(names) or 'none'}).{hint}")
+            where = ", ".join(map(str, self.roots))
+            raise SkillLoadError(f"no skill {name!r} in {where} (it has: {', '.join(names) or 'none'}).{hint}")
         card = self._card(folder)
         weights = folder / "model.safetensors"
         if not weights.exists():
@@ -107,6 +130,34 @@ class SkillLibrary:
         except (SafetensorError, RuntimeError) as error:
             raise SkillLoadError(f"{weights} does not fit the network its card describes: {error}") from None
         return TrainedSkill(card, network)
+
+    def declaration(self, name: str) -> SkillDeclaration:
+        """The declaration (``skill.json``) of a skill of a new kind; an error naming the file."""
+        folder = self._folders().get(name)
+        path = (folder or self.root / name) / "skill.json"
+        try:
+            return SkillDeclaration.model_validate_json(path.read_text())
+        except FileNotFoundError:
+            raise SkillLoadError(
+                f"{path} does not exist: `foreman skills new {name} --library {self.root}` makes one to edit"
+            ) from None
+        except (ValidationError, ValueError) as error:
+            raise SkillLoadError(f"{path} is not a valid skill declaration: {error}") from None
+
+    def new(self, name: str) -> Path:
+        """A folder for a skill of a new kind, with a declaration to edit; returns the file."""
+        if self.root.resolve().is_relative_to(PACKAGE_DIR):
+            raise SkillLoadError(
+                f"{self.root} is inside the installed foreman package: make skills in a folder of your own"
+            )
+        folder = self.root / name
+        if folder.exists():
+            raise SkillLoadError(f"{folder} exists already")
+        declaration = declaration_template(name)
+        folder.mkdir(parents=True)
+        path = folder / "skill.json"
+        path.write_text(json.dumps(declaration.model_dump(mode="json"), indent=2) + "\n")
+        return path
 
     def save(self, network: SkillNetwork, card: SkillCard) -> Path:
         """Write the weights, then the card with their sha256; returns the skill's folder. The

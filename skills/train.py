@@ -9,10 +9,11 @@ in between (skills/ppo.py). Collection and evaluation run in ``workers`` process
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +24,7 @@ from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
 from foreman.envs import AgentMemory, Subgoal, make_env
+from foreman.envs.subgoal_levels import register_declared_level
 from foreman.paths import user_path
 from foreman.skills.card import Evaluation, SkillCard, Training
 from foreman.skills.critic import CriticConfig, fit_critic
@@ -62,8 +64,10 @@ TRAINING_LEVELS = {
 
 @dataclass(frozen=True)
 class TrainConfig:
-    skill: str = "go_to"
-    """subgoal kind to train: go_to, pick_up, open or put_next"""
+    skill: str = field(default="go_to", metadata={"positional": True})
+    """the skill to train: a built-in kind (go_to, pick_up, open, put_next), cloned from the bot,
+    or a skill of a new kind declared in --library (``foreman skills new``), learnt by PPO from
+    its declared check alone"""
     env_id: str | None = None
     """training level (default: the skill's Foreman-* level, BossLevel's layout)"""
     demos: int = 8_000
@@ -90,7 +94,8 @@ class TrainConfig:
     dagger_max_steps: int = 128
     """a DAgger episode stops here: a policy stuck in a loop adds little after that"""
     ppo_frames: int = 0
-    """env frames of PPO fine-tuning after cloning (0: cloning only)"""
+    """env frames of PPO fine-tuning after cloning (0: cloning only; a declared skill: its
+    declaration's ``frames``)"""
     ppo_envs: int = 16
     critic_episodes: int = 400
     """episodes of the finished policy whose outcomes its critic is fitted to (skills/critic.py);
@@ -314,10 +319,75 @@ def _provisional_card(config: TrainConfig) -> SkillCard:
     return _card(config, SkillNetwork(hidden=config.hidden), 0, 0, 0, 0.0)
 
 
+def _train_declared(config: TrainConfig, library: SkillLibrary) -> SkillCard:
+    """A skill of a declared kind, learnt from its check alone: PPO from fresh weights on its
+    level, rewarded as BabyAI rewards (1 - 0.9 t/T when the check holds); no teacher."""
+    declared = library.declaration(config.skill)
+    level = register_declared_level(declared.kind, **declared.level)
+    started = time.perf_counter()
+    torch.manual_seed(config.seed)
+    network = SkillNetwork(hidden=config.hidden)
+    writer = SummaryWriter(str(config.logdir / config.skill)) if config.logdir else None
+    ppo = PPOConfig(frames=config.ppo_frames or declared.frames, envs=config.ppo_envs, workers=config.workers)
+    stats = finetune(network, level, ppo, writer)
+    logger.info("PPO: %s", stats)
+    card = SkillCard(
+        name=declared.name,
+        version=config.version,
+        description=declared.description,
+        subgoal=declared.name,
+        kind=declared.kind,
+        preconditions=declared.preconditions,
+        effects=declared.effects,
+        network=network.config(),
+        training=Training(
+            env_id=level,
+            config={k: str(v) for k, v in asdict(config).items()} | {"level": json.dumps(declared.level)},
+            demos=0,
+            frames=stats.frames,
+            minutes=0.0,
+        ),
+        weights_sha256="0" * 64,
+    )
+    return _finish(config, network, card, level, library, writer, stats.frames, started)
+
+
+def _finish(
+    config: TrainConfig,
+    network: SkillNetwork,
+    card: SkillCard,
+    level: str,
+    library: SkillLibrary,
+    writer: SummaryWriter | None,
+    step: int,
+    started: float,
+) -> SkillCard:
+    """Fit the critic, evaluate on held-out seeds, and save the skill with its card."""
+    fit = None
+    if config.critic_episodes:
+        critic = CriticConfig(config.critic_episodes, max(1, config.critic_episodes // 4), workers=config.workers)
+        fit = fit_critic(TrainedSkill(card, network), level, critic)
+        torch.set_num_threads(max(1, config.workers))
+    card.training.critic = fit
+    card.training.minutes = (time.perf_counter() - started) / 60
+    evaluation = evaluate(
+        TrainedSkill(card, network),
+        level,
+        range(config.eval_seed, config.eval_seed + config.eval_episodes),
+        config.workers,
+    )
+    if writer:
+        writer.add_scalar("charts/eval_success_rate", evaluation.success_rate, step)
+        writer.close()
+    card = card.model_copy(update={"evaluation": evaluation})
+    return library.load(library.save(network, card).name).card
+
+
 def train(config: TrainConfig) -> SkillCard:
     """Train, evaluate and save one skill; returns its card."""
+    library = SkillLibrary(config.library or user_path("skills"))
     if config.skill not in BUILT_IN:
-        raise ValueError(f"no trainer for skill {config.skill!r}; trainable: {', '.join(BUILT_IN)}")
+        return _train_declared(config, library)
     config = replace(config, bf16=native_bf16(config.bf16))  # the card records what ran
     torch.set_num_threads(1)  # one thread per collecting process trained fastest; cloning takes more below
     torch.manual_seed(config.seed)
@@ -360,27 +430,10 @@ def train(config: TrainConfig) -> SkillCard:
         )
         frames += stats.frames
         logger.info("PPO: %s", stats)
-    fit = None
-    if config.critic_episodes:
-        critic = CriticConfig(config.critic_episodes, max(1, config.critic_episodes // 4), workers=config.workers)
-        fit = fit_critic(TrainedSkill(_provisional_card(config), network), config.level, critic)
-        torch.set_num_threads(max(1, config.workers))
-    card = _card(config, network, kept, labelled, frames, (time.perf_counter() - started) / 60)
-    card.training.critic = fit
+    card = _card(config, network, kept, labelled, frames, 0.0)
     if cloned is not None:
         card.training.cloned_success_rate = cloned.success_rate
-    evaluation = evaluate(
-        TrainedSkill(card, network),
-        config.level,
-        range(config.eval_seed, config.eval_seed + config.eval_episodes),
-        workers=config.workers,
-    )
-    if writer:
-        writer.add_scalar("charts/eval_success_rate", evaluation.success_rate, step)
-        writer.close()
-    card = card.model_copy(update={"evaluation": evaluation})
-    library = SkillLibrary(config.library or user_path("skills"))
-    return library.load(library.save(network, card).name).card
+    return _finish(config, network, card, config.level, library, writer, step, started)
 
 
 def train_text(card: SkillCard) -> str:

@@ -71,6 +71,8 @@ def test_a_rewording_keeps_meaning_only_with_every_object_location_and_kind_of_s
     moved = "put the blue ball next to the green key"
     assert keeps_meaning(moved, "Set the blue ball beside the green key.")
     assert not keeps_meaning(moved, "Set the green key beside the blue ball.")  # the key would be moved
+    assert not keeps_meaning(moved, "Find the blue ball, then set the green key beside it.")
+    assert keeps_meaning(moved, "Find the blue ball and set it beside the green key.")
 
 
 def test_a_rewording_keeps_the_order_of_steps_and_where_each_object_lies():
@@ -90,6 +92,12 @@ def test_a_rewording_keeps_the_order_of_steps_and_where_each_object_lies():
     assert not keeps_meaning(behind, "Put the ball next to the red ball behind you.")
     assert not keeps_meaning("pick up the grey ball on your left", "Move to your left, pick up the grey ball.")
     assert not keeps_meaning("pick up the grey ball", "Pick up the grey ball on your left.")
+    two = "pick up a grey key after you pick up a key"
+    assert keeps_meaning(two, "After you pick up a key, pick up a grey key.")
+    assert not keeps_meaning(two, "After picking up a grey key, pick up a key.")  # reversed
+    both = "pick up the yellow ball and pick up a purple key"
+    assert keeps_meaning(both, "Pick up the yellow ball and grab a purple key.")
+    assert not keeps_meaning(both, "Gather a yellow ball and locate a purple key.")  # the key only found
 
 
 def test_every_distinct_sampled_plan_is_executed_once_and_scored_by_the_rollout():

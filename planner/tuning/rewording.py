@@ -22,6 +22,7 @@ from foreman.envs import (
     parse_mission,
 )
 from foreman.planner.llm import PROMPTS_DIR, clean_goal
+from foreman.planner.plan import VERBS_OF_ONE_KIND
 
 
 def default_rewriter():
@@ -49,10 +50,7 @@ _VERB_ROOTS: dict[str, tuple[str, ...]] = {
     "open": ("open", "unlock", "unbolt", "unlatch"),
     "put_next": ("put", "plac", "set", "position", "mov", "leav", "drop", "bring", "carr"),
 }
-_ONLY = {
-    "pick_up": ("pick", "grab", "fetch", "collect", "lift", "retriev", "grasp", "gather"),
-    "open": _VERB_ROOTS["open"],
-}
+_ONLY = VERBS_OF_ONE_KIND
 """verbs that say their kind alone: a goal using one must have a step of that kind (a put picks up too)"""
 _NEXT_TO = ("next", "beside", "near", "adjacent", "alongside", "by", "close")
 _SYNONYMS = {"gray": "grey", "sphere": "ball", "crate": "box"}
@@ -62,10 +60,10 @@ _LOCATION_WORDS = {"front": ("front", "ahead"), "behind": ("behind",), "left": (
 
 def keeps_meaning(mission: str, goal: str) -> bool:
     """Whether a rewording plausibly means its mission: every colour, object type and location the
-    mission names appears in it as often, every kind of step has a verb for it, and no verb asks for
-    a kind of step the mission has not ("pick up a purple box" reworded "Go to the purple box" does
-    not). A filter for data sets of reworded goals: it reads the mission, which the planner never
-    sees, and it never plans."""
+    mission names appears in it as often, every kind of step has a verb for it (every pick-up one
+    of its own), and no verb asks for a kind of step the mission has not ("pick up a purple box"
+    reworded "Go to the purple box" does not). A filter for data sets of reworded goals: it reads
+    the mission, which the planner never sees, and it never plans."""
     words = [_SYNONYMS.get(w, w) for w in re.findall(r"[a-z]+", goal.lower())]
     plural = {w[:-2] if w.endswith("es") and w[:-2] in _NAMES else w[:-1] for w in words if w.endswith("s")}
     if plural & set(_NAMES):
@@ -87,8 +85,13 @@ def keeps_meaning(mission: str, goal: str) -> bool:
         return False
     if says(_ONLY["pick_up"]) and not kinds & {"pick_up", "put_next"}:
         return False
+    picks = sum(any(w.startswith(root) for root in _ONLY["pick_up"]) for w in words)
+    if picks < sum(c.kind == "pick_up" for c in clauses):
+        return False  # "Gather a yellow ball and locate a purple key" picks up one of the two
     if any(_swapped(c, words) for c in clauses if isinstance(c, PutNext)):
         return False
+    if any(w in _NEXT_TO and "it" in words[k + 1 : k + 3] for k, w in enumerate(words)):
+        return False  # "locate the green box, then place the yellow box next to it": which moves is unsure
     return all(says(_VERB_ROOTS[kind]) for kind in kinds)
 
 
@@ -103,7 +106,7 @@ def _in_order(instruction, words: list[str]) -> bool:
     said = [words[k] for k in named]
     relations = {"after", "before"} & set(words)
     orders = [clauses_in_order(instruction)]
-    if "after" in relations:
+    if "after" in relations and words[0] != "after":  # "After A, B" does A first, whatever its mission writes
         orders.append(_as_written(instruction))
     if relations - {c.kind for c in _nodes(instruction)}:
         return False
