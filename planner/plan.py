@@ -230,8 +230,13 @@ def _phrases(words: Sequence[str]) -> list[_Phrase]:
 
 
 def noun_phrases(text: str) -> list[str]:
-    """Object descriptions written in a text, longest match first, in order, without repeats."""
-    return list(dict.fromkeys(p.text for p in _phrases(_WORD.findall(text.lower()))))
+    """Object descriptions written in a text, longest match first, in order, without repeats
+    ("gray" and "sphere" read as BabyAI's "grey" and "ball")."""
+    return list(dict.fromkeys(p.text for p in _phrases(_said_words(text))))
+
+
+def _said_words(text: str) -> list[str]:
+    return [_SAID_AS.get(w, w) for w in _WORD.findall(text.lower())]
 
 
 _SAID_AS = {
@@ -270,11 +275,11 @@ class Said:
     outside every object description (the "loose" ones: "the door that is *red*", "*gray*")."""
 
     def __init__(self, text: str):
-        words = _WORD.findall(text.lower())
+        words = _said_words(text)
         phrases = _phrases(words)
         inside = {k for p in phrases for k in p.words}
-        every = {_SAID_AS.get(w, w) for w in words}
-        loose = {_SAID_AS.get(w, w) for k, w in enumerate(words) if k not in inside}
+        every = set(words)
+        loose = {w for k, w in enumerate(words) if k not in inside}
         self.types = [t for t in ("ball", "box", "key", "door", "object") if t in every]
         self.colors = [c for c in COLORS if c in every]
         self.loose_colors = [c for c in COLORS if c in loose]
@@ -337,7 +342,7 @@ _NEXT_TO_WORDS = ("next", "beside", "besides", "near", "nearby", "adjacent", "al
 def _kept_in_place(text: str) -> set[str]:
     """The object descriptions a text writes only right after "next to", "beside", "near": the
     objects it puts things next to, never one it moves."""
-    words = [_SAID_AS.get(w, w) for w in _WORD.findall(text.lower())]
+    words = _said_words(text)
     after: set[str] = set()
     elsewhere: set[str] = set()
     for phrase in _phrases(words):
