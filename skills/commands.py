@@ -11,7 +11,7 @@ from foreman.paths import user_path
 from foreman.skills.card import SkillCard
 from foreman.skills.critic import CriticConfig, fit_critic
 from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary
-from foreman.skills.train import evaluate
+from foreman.skills.train import evaluate, training_level
 
 
 @dataclass(frozen=True)
@@ -78,7 +78,7 @@ def evaluate_skill(config: SkillEvalConfig) -> dict[str, Any]:
     library = SkillLibrary(config.library)
     skill = library.load(config.name)
     card = skill.card
-    env_id = config.env or (card.evaluation.env_id if card.evaluation else card.training.env_id)
+    env_id = config.env or training_level(card)
     make_env(env_id)
     result = evaluate(skill, env_id, range(config.seed, config.seed + config.episodes), workers=config.workers)
     if config.write_card:
@@ -109,7 +109,7 @@ class FitCriticConfig:
 def fit_skill_critic(config: FitCriticConfig) -> SkillCard:
     """Fit a skill's value to its own outcomes (an affordance score); the policy is unchanged."""
     skill = SkillLibrary(config.library).load(config.name)
-    fit = fit_critic(skill, skill.card.training.env_id, config.critic)
+    fit = fit_critic(skill, training_level(skill.card), config.critic)
     out = config.out or (user_path("skills") if config.library == BUILT_IN_LIBRARY else config.library)
     card = skill.card.model_copy(update={"training": skill.card.training.model_copy(update={"critic": fit})})
     library = SkillLibrary(out)

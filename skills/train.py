@@ -319,6 +319,14 @@ def _provisional_card(config: TrainConfig) -> SkillCard:
     return _card(config, SkillNetwork(hidden=config.hidden), 0, 0, 0, 0.0)
 
 
+def training_level(card: SkillCard) -> str:
+    """The id of the level a skill was trained on, registered again for a declared kind's (its
+    layout is on the card), so that a new process can evaluate or refit the skill there."""
+    if card.kind is not None:
+        register_declared_level(card.kind, **json.loads(card.training.config.get("level", "{}")))
+    return card.training.env_id
+
+
 def _train_declared(config: TrainConfig, library: SkillLibrary) -> SkillCard:
     """A skill of a declared kind, learnt from its check alone: PPO from fresh weights on its
     level, rewarded as BabyAI rewards (1 - 0.9 t/T when the check holds); no teacher."""

@@ -3,6 +3,7 @@ the kind, train it by reinforcement from its check, plan and run with it."""
 
 import json
 
+from gymnasium.envs.registration import registry
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
 from foreman.cli import main
@@ -40,6 +41,10 @@ def test_a_new_kind_of_skill_is_made_trained_planned_and_run_from_its_folder(tmp
     card = SkillLibrary(library).load("close").card
     assert card.kind is not None and card.kind.says == "close {door}" and card.training.demos == 0
     assert card.training.frames >= 64 and card.evaluation is not None and card.evaluation.episodes == 4
+
+    del registry[card.training.env_id]  # as in a new process: the card brings its level back
+    assert main(["skills", "eval", "close", "--library", str(library), "--episodes", "2", "--workers", "1"]) == 0
+    assert "2 episodes of Foreman-Kind-close-v0" in capsys.readouterr().out
 
     skills = SkillLibrary(BUILT_IN_LIBRARY, library)
     assert [c.name for c in skills.cards()] == ["close", "go_to", "open", "pick_up", "put_next"]

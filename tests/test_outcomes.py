@@ -67,6 +67,7 @@ def test_a_rewording_keeps_meaning_only_with_every_object_location_and_kind_of_s
     assert not keeps_meaning(mission, "Go to the grey key on your left, then go to a ball and the red door.")
     assert not keeps_meaning("go to a purple box", "Pick up the purple box.")
     assert not keeps_meaning("go to a purple box", "Go to the purple boxes.")
+    assert not keeps_meaning("pick up the red box", "Pick up the red box first, then proceed with the rest.")
     assert keeps_meaning("open a door", "Unlock a door.")
     moved = "put the blue ball next to the green key"
     assert keeps_meaning(moved, "Set the blue ball beside the green key.")

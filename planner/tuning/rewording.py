@@ -69,6 +69,8 @@ def keeps_meaning(mission: str, goal: str) -> bool:
     if plural & set(_NAMES):
         return False  # "the two balls", "boxes": counts no longer line up with the mission's objects
     clauses = clauses_in_order(parse_mission(mission))
+    if len(clauses) == 1 and {"then", "finally", "after", "before", "rest"} & set(words):
+        return False  # "Pick up the red box first, then proceed with the rest of your tasks": more than one step
     named = [v for c in clauses for d in _descriptions(c) for v in (d.color, d.type or "object") if v]
     if Counter(w for w in words if w in _NAMES) != Counter(named):
         return False
