@@ -302,18 +302,23 @@ class Said:
 
 
 def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
-    """The colours and the objects' places the goal says that no argument of the plan carries.
+    """The colours, kinds of object and objects' places the goal says that no argument of the
+    plan carries.
 
     A plan that leaves one out asks for something else ("the key of grey color" planned as
-    ``go_to(the key)``, "the key from behind your feet" as ``pick_up(the key)``): judged by its
+    ``go_to(the key)``, "the key from behind your feet" as ``pick_up(the key)``, "the key near
+    the designated box" as ``put_next(the key, the key)``): judged by its
     own subgoals' checks, it would be done while the goal is not. Loose place words (not after an
     object, as :func:`_phrases` reads them) are left alone: they may mean something else."""
     descs = [d for s in plan for d in arguments_of(s) if d is not None]
     said = Said(goal)
     places = {d.location for d in descs}
-    return [c for c in said.colors if c not in {d.color for d in descs}] + [
-        _LOCATION_WORDS[p] for p in said.places if p not in places
-    ]
+    types = [t for t in said.types if t != "object" and t not in {d.type for d in descs}]
+    return (
+        [c for c in said.colors if c not in {d.color for d in descs}]
+        + types
+        + [_LOCATION_WORDS[p] for p in said.places if p not in places]
+    )
 
 
 VERBS_OF_ONE_KIND = {
