@@ -352,7 +352,8 @@ def _kept_in_place(text: str) -> set[str]:
     elsewhere: set[str] = set()
     for phrase in _phrases(words):
         i = min(phrase.words)
-        beside = any(w in _NEXT_TO_WORDS for w in words[max(0, i - 2) : i])
+        before = words[max(0, i - 2) : i]
+        beside = bool(before) and (before[-1] in _NEXT_TO_WORDS or (before[-1] == "to" and before[0] in _NEXT_TO_WORDS))
         (after if beside else elsewhere).add(phrase.text)
     return after - elsewhere
 

@@ -236,6 +236,8 @@ def test_the_object_a_goal_puts_things_next_to_is_never_the_one_moved():
     grammar = plan_grammar(vocabulary_specs(), noun_phrases(goal), goal)
     assert _rule_matches(grammar, "moved", "the yellow ball") and not _rule_matches(grammar, "moved", "the grey ball")
     assert _rule_matches(grammar, "any", "the grey ball")
+    start = "Start by placing the yellow ball next to the grey ball."  # "by placing": not "by the ball"
+    assert _rule_matches(plan_grammar(vocabulary_specs(), noun_phrases(start), start), "moved", "the yellow ball")
     gray = "Place a box next to the gray ball."  # a spelling of its own once let the ball be moved
     grammar = plan_grammar(vocabulary_specs(), noun_phrases(gray), gray)
     assert _rule_matches(grammar, "moved", "a box") and not _rule_matches(grammar, "moved", "a grey ball")
