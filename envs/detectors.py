@@ -38,6 +38,7 @@ from typing import Any, Literal, NamedTuple
 import gymnasium as gym
 from minigrid.core.actions import Actions
 from minigrid.envs.babyai.core import verifier as babyai
+from minigrid.envs.babyai.core.roomgrid_level import RoomGridLevel
 
 from foreman.envs.mission import Drop, GoTo, ObjectDesc, Open, PickUp, PutNext, Subgoal
 
@@ -59,8 +60,13 @@ def current_pose(env: gym.Env) -> Pose:
 
 def world_is_over(env: gym.Env, reward: float) -> bool:
     """Whether a termination ends the world itself (the agent in lava, or hurt: a negative
-    reward) rather than judging the world's own mission, after which a user's task goes on."""
+    reward) rather than judging the world's own mission, after which a user's task goes on.
+
+    A BabyAI level ends only to judge its mission, and rewards a mission done past its step
+    limit below zero (1 - 0.9 t/T), so no termination of one ends the world."""
     base: Any = env.unwrapped
+    if isinstance(base, RoomGridLevel):
+        return False
     under = base.grid.get(*base.agent_pos)
     return reward < 0 or (under is not None and under.type == "lava")
 

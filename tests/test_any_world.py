@@ -67,14 +67,17 @@ def test_a_session_keeps_the_world_and_judges_each_task_by_its_own_check(tmp_pat
     assert told["checks"] == {"env": 1, "verifier": 1, "plan": 0} and told["mission_done"] == 1
 
 
-def test_the_world_judging_its_own_mission_failed_ends_no_task_of_the_user():
-    """BabyAI ends an episode when its mission fails; a user's tasks are not its mission."""
+@pytest.mark.parametrize("verdict", ["failure", "success"])
+def test_the_world_judging_its_own_mission_ends_no_task_of_the_user(verdict):
+    """BabyAI ends an episode to judge its mission (a mission done past the world's step limit
+    is rewarded below zero); a user's tasks are not its mission."""
     agent = Agent(fake_planner("go_to(the red key)", "go_to(the grey ball)"), SHIPPED, AgentConfig(subgoal_steps=40))
     env = make_env("BabyAI-GoToLocal-v0")
     session = agent.session(env, seed=1)
-    env.unwrapped.instrs.verify = lambda action: "failure"  # the mission fails at every step
+    env.unwrapped.instrs.verify = lambda action: verdict  # judged at every step
+    env.unwrapped.max_steps = 1  # and done late: a negative reward
     first, second = session.do("go to the red key"), session.do("go to the grey ball")
-    assert first.success and first.check == "verifier" and not first.mission_done
+    assert first.success and first.check == "verifier" and first.mission_done == (verdict == "success")
     assert second.success and second.check == "verifier" and session.ended is None
 
 
