@@ -90,6 +90,10 @@ class AgentMemory:
         self._origins: dict[tuple[int, int], tuple[int, int]] = {}
         """cell of an object the agent put down -> the cell where that object first stood"""
         self._held_origin: tuple[int, int] | None = None
+        self._unnamed: set[tuple[int, int]] = set()
+        """cells where the agent put down what it held when the task began: BabyAI's descriptions
+        name what lay in the world then, so "pick up a box" is never the box just set down"""
+        self._held_at_anchor = False
 
     @property
     def view(self) -> np.ndarray:
@@ -107,7 +111,6 @@ class AgentMemory:
             self.visited[:] = False
             self._pos = np.zeros(2, dtype=int)
             self._dir = int(obs["direction"])
-            self.anchor_here()
         elif action == _FORWARD and self._front_passable():
             self._pos = self._pos + DIR_TO_VEC[self._dir]
         self._dir = int(obs["direction"])
@@ -124,10 +127,18 @@ class AgentMemory:
         y = self._pos[1] + ahead * forward[1] + right * right_vec[1] + self.SIZE // 2
         self.grid[x, y] = image[i, j]
         held_now = int(self.carried_code[0]) in _DESCRIBED
-        if action == _PICKUP and held_now and not held_before:
+        if action is None:
+            self.anchor_here()
+        elif action == _PICKUP and held_now and not held_before:
+            self._held_at_anchor = front in self._unnamed
+            self._unnamed.discard(front)
             self._held_origin = self._origins.pop(front, front)
         elif action == _DROP and held_before and not held_now:
-            self._origins[front] = self._held_origin or front
+            if self._held_at_anchor:
+                self._unnamed.add(front)
+            else:
+                self._origins[front] = self._held_origin or front
+            self._held_at_anchor = False
 
     def anchor_here(self) -> None:
         """Judge locations ("the box on your left") from the pose the agent is in now.
@@ -138,6 +149,7 @@ class AgentMemory:
         self._anchor = self._pos.copy()
         self.start_dir = self._dir
         self._origins, self._held_origin = {}, None
+        self._unnamed, self._held_at_anchor = set(), self.carrying is not None
         self._room_cache = None
 
     def _index(self, cell) -> tuple[int, int]:
@@ -188,6 +200,8 @@ class AgentMemory:
             if desc.color is not None:
                 layer &= self.grid[:, :, 1] == COLOR_TO_IDX[desc.color]
             match |= layer
+        for cell in self._unnamed:
+            match[cell] = False
         if desc.location is not None:
             named = self._start_room() & self._half_plane(desc.location)
             moved = [(cell, origin) for cell, origin in self._origins.items() if match[cell]]

@@ -134,14 +134,9 @@ class SubgoalLevel(LevelGen):
 
     def rand_instr(self, action_kinds, instr_kinds, depth=0):
         """Draw this level's subgoal (LevelGen calls this once the layout is built)."""
-        for obj in self.grid.grid:
-            if (
-                obj is not None
-                and obj.type == "door"
-                and not obj.is_locked
-                and self._rand_float(0, 1) < self.open_door_prob
-            ):
-                obj.is_open = True
+        if self.open_door_prob:  # no draws otherwise: the built-in levels' episodes stay as they were
+            for door in [o for o in self.grid.grid if o is not None and o.type == "door" and not o.is_locked]:
+                door.is_open = door.is_open or self._rand_float(0, 1) < self.open_door_prob
         if self.kind is not None:
             return self._declared(self.kind)
         kind = self.subgoal_kind

@@ -170,6 +170,30 @@ def test_an_object_the_agent_moved_keeps_the_location_it_started_in():
     assert memory.matching(behind).sum() == 1 and not memory.matching(in_front).any()
 
 
+def test_what_was_in_hand_when_a_task_began_is_not_what_its_descriptions_name():
+    """BabyAI names the objects lying in the world when a task starts: the box carried into a
+    session's next task and set down is not "a box" of that task, the other box is."""
+    env = TinyRoom({(3, 2): Box("yellow"), (2, 3): Box("red")}, width=7, height=6)
+    obs, _ = env.reset(seed=0)
+    memory = AgentMemory()
+    memory.observe(obs)
+    obs, *_ = env.step(Actions.pickup)  # the yellow box, ahead: the first task's
+    memory.observe(obs, Actions.pickup)
+    memory.anchor_here()  # the next task begins with it in hand
+    for action in (Actions.left, Actions.left, Actions.drop, Actions.right):
+        obs, *_ = env.step(action)
+        memory.observe(obs, action)
+    assert env.grid.get(1, 2).type == "box"  # set down behind the start cell
+    dropped, other = (
+        (-1 + AgentMemory.SIZE // 2, AgentMemory.SIZE // 2),
+        (AgentMemory.SIZE // 2, 1 + AgentMemory.SIZE // 2),
+    )
+    match = memory.matching(ObjectDesc(type="box"))
+    assert not match[dropped] and match[other]
+    memory.anchor_here()  # a task after that one: the box lies in the world now
+    assert memory.matching(ObjectDesc(type="box"))[dropped]
+
+
 def test_plain_minigrid_things_are_described_as_a_person_would():
     from foreman.envs import AgentMemory, make_env
 
