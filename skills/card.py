@@ -53,6 +53,10 @@ class Training(BaseModel):
     cloned_success_rate: float | None = None  # on 100 of the evaluation seeds, before DAgger
     frames: int  # env frames seen, demos included
     minutes: float  # wall-clock minutes on the training machine
+    init: str | None = None  # the trained skill PPO started from (its card's training is its history)
+    rl_frames: int = 0  # env frames of PPO
+    rl_minutes: float = 0.0
+    success_before_rl: float | None = None  # on the evaluation's seeds, with the weights PPO started from
     critic: CriticFit | None = None  # None: the critic was never fitted (its values mean nothing)
 
 

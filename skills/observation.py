@@ -73,6 +73,25 @@ ROUTES = 4 * ROUTE_FEATURES
 VECTOR = SUBGOAL_FEATURES + len(OBJECT_TYPES) + len(COLORS) + 6 + ROUTES
 
 
+_TARGET = len(SUBGOAL_KINDS)  # where the target's description starts in the vector
+_CARRIED = SUBGOAL_FEATURES  # where what is carried starts: its type, then its colour
+
+
+def carrying_target(vector: np.ndarray) -> np.ndarray:
+    """Whether observations (their ``vector``\\ s, any leading axes) show a carried object that
+    the subgoal's target describes (its colour and type; locations are not in the vector)."""
+    colors, types = len(COLORS), len(OBJECT_TYPES)
+    present = vector[..., _TARGET] > 0
+    want_color = vector[..., _TARGET + 1 : _TARGET + 1 + colors]
+    want_type = vector[..., _TARGET + 1 + colors : _TARGET + 1 + colors + types]
+    held_type = vector[..., _CARRIED : _CARRIED + types]
+    held_color = vector[..., _CARRIED + types : _CARRIED + types + colors]
+    held = held_type.sum(-1) > 0
+    fits_type = (want_type.sum(-1) == 0) | ((want_type * held_type).sum(-1) > 0)
+    fits_color = (want_color.sum(-1) == 0) | ((want_color * held_color).sum(-1) > 0)
+    return present & held & fits_type & fits_color
+
+
 def _nearest(memory: AgentMemory, match: np.ndarray) -> list[float]:
     """Present flag and (ahead, right) offset, scaled, of the nearest matching cell."""
     cells = np.argwhere(match) - AgentMemory.SIZE // 2

@@ -9,7 +9,9 @@ bfloat16 autocast where the CPU computes it natively (the update takes most of t
 
 from __future__ import annotations
 
+import copy
 import multiprocessing as mp
+import time
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +21,8 @@ from tqdm import tqdm
 
 from foreman.envs import AgentMemory, make_env
 from foreman.skills.network import SkillNetwork, native_bf16
-from foreman.skills.observation import observe
+from foreman.skills.observation import ROUTES, carrying_target, observe
+from foreman.skills.routes import ROUTE_FEATURES
 from foreman.skills.skill import as_batch
 
 
@@ -37,6 +40,14 @@ class PPOConfig:
     clip: float = 0.2
     entropy: float = 0.01
     value: float = 0.5
+    shaping: float = 0.0
+    """weight of potential-based shaping (Ng et al. 1999): each step is also rewarded
+    ``shaping * (gamma * phi(next) - phi(now))``, phi the minus the known route length to the
+    subgoal's target (:func:`route_potential`); such terms leave the optimal policy as it was"""
+    kl_to_start: float = 0.0
+    """weight of KL(start || policy), the policy's divergence from its weights when PPO began
+    (a cloned skill's: keeps what cloning learnt while rewards are rare), annealed linearly to 0
+    over the run"""
     seed: int = 5_000_000
     """env i starts at seed + i, then follows its own RNG"""
     workers: int = 1
@@ -61,8 +72,35 @@ class PPOStats:
 
 
 Rollout = dict[str, np.ndarray]
-"""time-major arrays (rollout, envs, ...): observe()'s keys, action, logprob, value, reward, done;
-plus ``next_value`` (envs,) and ``outcomes`` (successes of the episodes that ended)"""
+"""time-major arrays (rollout, envs, ...): observe()'s keys, action, logprob, value, reward, done,
+terminated (done and not cut at the step limit); plus ``next_value`` and ``next_potential``
+(envs,), ``outcomes`` and ``episode_returns`` (successes and rewards of the episodes that ended)"""
+_PER_ENV = ("next_value", "next_potential", "outcomes", "episode_returns")  # a rollout's arrays without a time axis
+
+
+_TARGET_ROUTE = -ROUTES + ROUTE_FEATURES  # where the target's route starts in the vector: after the frontier's
+_FAR = 2.0  # the potential of a target no known route reaches, in route lengths / 20
+
+
+def route_potential(vector: np.ndarray) -> np.ndarray:
+    """phi of observations (their ``vector``\\ s, any leading axes): minus the known route length
+    to the subgoal's target, in units of 20 cells, capped at ``_FAR``, which is also phi while
+    no known route reaches it (a target first seen raises phi unless it is farther than that);
+    0 while the target is carried (reached: lifting it is not to cost what the route was worth)."""
+    reachable = vector[..., _TARGET_ROUTE] > 0
+    length = vector[..., _TARGET_ROUTE + 1]
+    phi = np.where(reachable, -np.minimum(length, _FAR), -_FAR)
+    return np.where(carrying_target(vector), 0.0, phi).astype(np.float32)
+
+
+def shape(rollout: Rollout, weight: float, gamma: float) -> np.ndarray:
+    """The rollout's rewards plus potential-based shaping. A terminal state has phi 0; an
+    episode cut at its step limit did not reach one, and its last state stands in for the
+    next (else a time-out far from the target would pay back all the shaping at once)."""
+    phi = route_potential(rollout["vector"])
+    following = np.concatenate([phi[1:], rollout["next_potential"][None]])
+    following = np.where(rollout["done"] > 0, np.where(rollout["terminated"] > 0, 0.0, phi), following)
+    return rollout["reward"] + weight * (gamma * following - phi)
 
 
 class Sampler:
@@ -81,33 +119,40 @@ class Sampler:
     def collect(self, network: SkillNetwork, steps: int) -> Rollout:
         columns: dict[str, list] = {}
         outcomes: list[bool] = []
+        ended: list[float] = []
         for _ in range(steps):
             inputs = self._inputs()
             logits, value = network(**inputs)
             dist = torch.distributions.Categorical(logits=logits)
             action = dist.sample()
-            rewards, dones = [], []
+            rewards, dones, ends = [], [], []
             for env, memory, act in zip(self.envs, self.memories, action.tolist(), strict=True):
                 obs, reward, terminated, truncated, _ = env.step(act)
                 memory.observe(obs, act)
                 done = terminated or truncated
                 if done:
                     outcomes.append(reward > 0)
+                    ended.append(float(reward))
                     memory.observe(env.reset()[0])  # no action: a new episode's memory
                 rewards.append(reward)
                 dones.append(done)
+                ends.append(terminated)
             step = {k: v.numpy() for k, v in inputs.items()} | {
                 "action": action.numpy(),
                 "logprob": dist.log_prob(action).numpy(),
                 "value": value.numpy(),
                 "reward": np.asarray(rewards, np.float32),
                 "done": np.asarray(dones, np.float32),
+                "terminated": np.asarray(ends, np.float32),
             }
             for key, item in step.items():
                 columns.setdefault(key, []).append(item)
         rollout = {k: np.stack(v) for k, v in columns.items()}
-        rollout["next_value"] = network(**self._inputs())[1].numpy()
+        following = self._inputs()
+        rollout["next_value"] = network(**following)[1].numpy()
+        rollout["next_potential"] = route_potential(following["vector"].numpy())
         rollout["outcomes"] = np.asarray(outcomes, bool)
+        rollout["episode_returns"] = np.asarray(ended, np.float32)
         return rollout
 
 
@@ -142,12 +187,7 @@ class ParallelSampler:
         for conn in self.conns:
             conn.send((state, steps))
         parts = [conn.recv() for conn in self.conns]
-        joined = {
-            k: np.concatenate([p[k] for p in parts], axis=1) for k in parts[0] if k not in ("next_value", "outcomes")
-        }
-        joined["next_value"] = np.concatenate([p["next_value"] for p in parts])
-        joined["outcomes"] = np.concatenate([p["outcomes"] for p in parts])
-        return joined
+        return {k: np.concatenate([p[k] for p in parts], axis=0 if k in _PER_ENV else 1) for k in parts[0]}
 
     def close(self) -> None:
         for conn, process in zip(self.conns, self.processes, strict=True):
@@ -155,9 +195,12 @@ class ParallelSampler:
             process.join(timeout=10)
 
 
-def advantages(rollout: Rollout, gamma: float, gae_lambda: float) -> tuple[np.ndarray, np.ndarray]:
-    """GAE advantages and returns, (rollout, envs) each."""
-    rewards, values, dones = rollout["reward"], rollout["value"], rollout["done"]
+def advantages(
+    rollout: Rollout, gamma: float, gae_lambda: float, rewards: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """GAE advantages and returns, (rollout, envs) each (``rewards``: the rollout's own unless given)."""
+    rewards = rollout["reward"] if rewards is None else rewards
+    values, dones = rollout["value"], rollout["done"]
     result = np.zeros_like(rewards)
     gae = np.zeros(rewards.shape[1], np.float32)
     for t in reversed(range(len(rewards))):
@@ -179,9 +222,11 @@ def finetune(
     else:
         sampler = Sampler(env_id, seeds)
     torch.set_num_threads(config.workers)
+    start = copy.deepcopy(network).eval() if config.kl_to_start else None
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, eps=1e-5)
     frames, finished, succeeded = 0, 0, 0
-    last = (0.0, 0.0, 0.0)
+    last: dict[str, float] = {}
+    started = time.perf_counter()
     progress = tqdm(total=config.frames, desc="ppo", unit="frame")
     try:
         while frames < config.frames:
@@ -191,11 +236,15 @@ def finetune(
             finished += len(rollout["outcomes"])
             succeeded += int(rollout["outcomes"].sum())
             advantage, returns = (
-                torch.as_tensor(a).flatten() for a in advantages(rollout, config.gamma, config.gae_lambda)
+                torch.as_tensor(a).flatten()
+                for a in advantages(
+                    rollout, config.gamma, config.gae_lambda, shape(rollout, config.shaping, config.gamma)
+                )
             )
             inputs = {k: torch.as_tensor(rollout[k]).flatten(0, 1) for k in ("cells", "flags", "coarse", "vector")}
             actions = torch.as_tensor(rollout["action"]).flatten()
             logprobs = torch.as_tensor(rollout["logprob"]).flatten()
+            kl_weight = config.kl_to_start * max(0.0, 1 - frames / config.frames)
             for _ in range(config.epochs):
                 for idx in torch.randperm(len(actions)).split(config.minibatch):
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.autocast):
@@ -210,21 +259,54 @@ def finetune(
                     value_loss = 0.5 * (value - returns[idx]).pow(2).mean()
                     entropy = dist.entropy().mean()
                     loss = policy_loss + config.value * value_loss - config.entropy * entropy
+                    if start is not None and kl_weight:
+                        with torch.no_grad():
+                            start_logits = start(**{k: v[idx] for k, v in inputs.items()})[0]
+                        to_start = torch.distributions.kl_divergence(
+                            torch.distributions.Categorical(logits=start_logits), dist
+                        ).mean()
+                        loss = loss + kl_weight * to_start
                     optimizer.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(network.parameters(), 0.5)
                     optimizer.step()
-                    last = (policy_loss.item(), value_loss.item(), entropy.item())
+                    with torch.no_grad():
+                        log_ratio = ratio.log()
+                        last = {
+                            "policy_loss": policy_loss.item(),
+                            "value_loss": value_loss.item(),
+                            "entropy": entropy.item(),
+                            "approx_kl": ((ratio - 1) - log_ratio).mean().item(),
+                            "clipfrac": ((ratio - 1).abs() > config.clip).float().mean().item(),
+                        }
+                        if start is not None:
+                            last["kl_to_start"] = to_start.item() if kl_weight else 0.0
             if writer:
-                recent = rollout["outcomes"]
-                writer.add_scalar("losses/policy", last[0], step0 + frames)
-                writer.add_scalar("losses/value", last[1], step0 + frames)
-                writer.add_scalar("losses/entropy", last[2], step0 + frames)
-                writer.add_scalar(
-                    "charts/rollout_success_rate", float(recent.mean()) if len(recent) else 0.0, step0 + frames
-                )
+                _log(writer, step0 + frames, rollout, last, returns, frames / (time.perf_counter() - started))
     finally:
         progress.close()
         if isinstance(sampler, ParallelSampler):
             sampler.close()
-    return PPOStats(frames, finished, succeeded / max(1, finished), *last)
+    return PPOStats(
+        frames,
+        finished,
+        succeeded / max(1, finished),
+        last.get("policy_loss", 0.0),
+        last.get("value_loss", 0.0),
+        last.get("entropy", 0.0),
+    )
+
+
+def _log(
+    writer: SummaryWriter, step: int, rollout: Rollout, last: dict[str, float], returns: torch.Tensor, fps: float
+) -> None:
+    """One update's scalars, named as CleanRL names them."""
+    for name, value in last.items():
+        writer.add_scalar(f"losses/{name}", value, step)
+    values = torch.as_tensor(rollout["value"]).flatten()
+    spread = returns.var().item()
+    writer.add_scalar("losses/explained_variance", 1 - (returns - values).var().item() / spread if spread else 0, step)
+    if len(rollout["outcomes"]):
+        writer.add_scalar("charts/success_rate", float(rollout["outcomes"].mean()), step)
+        writer.add_scalar("charts/episodic_return", float(rollout["episode_returns"].mean()), step)
+    writer.add_scalar("charts/SPS", fps, step)

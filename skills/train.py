@@ -25,10 +25,11 @@ from tqdm import tqdm
 
 from foreman.envs import AgentMemory, Subgoal, make_env
 from foreman.envs.subgoal_levels import register_declared_level
+from foreman.errors import ForemanError
 from foreman.paths import user_path
 from foreman.skills.card import Evaluation, SkillCard, Training
 from foreman.skills.critic import CriticConfig, fit_critic
-from foreman.skills.library import SkillLibrary
+from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary
 from foreman.skills.network import N_ACTIONS, SkillNetwork, native_bf16
 from foreman.skills.observation import observe
 from foreman.skills.ppo import PPOConfig, finetune
@@ -97,6 +98,14 @@ class TrainConfig:
     """env frames of PPO fine-tuning after cloning (0: cloning only; a declared skill: its
     declaration's ``frames``)"""
     ppo_envs: int = 16
+    init: str | None = None
+    """start from this trained skill (a name in the library or a skill folder) and fine-tune it
+    by PPO (--ppo-frames) instead of cloning from demonstrations"""
+    kl_to_start: float = 0.0
+    """PPO's weight of the policy's divergence from the weights it started from, annealed to 0"""
+    shaping: float = 0.5
+    """PPO's potential-based shaping weight: minus the known route length to the target as the
+    potential (skills/ppo.py; 0: the check's reward alone)"""
     critic_episodes: int = 400
     """episodes of the finished policy whose outcomes its critic is fitted to (skills/critic.py);
     a quarter as many again measure the fit"""
@@ -109,6 +118,10 @@ class TrainConfig:
     @property
     def level(self) -> str:
         return self.env_id or TRAINING_LEVELS[self.skill]
+
+
+class TrainingError(ForemanError, ValueError):
+    """A training run asked for something that cannot be done: the message says what."""
 
 
 Frames = dict[str, np.ndarray]
@@ -336,8 +349,14 @@ def _train_declared(config: TrainConfig, library: SkillLibrary) -> SkillCard:
     torch.manual_seed(config.seed)
     network = SkillNetwork(hidden=config.hidden)
     writer = SummaryWriter(str(config.logdir / config.skill)) if config.logdir else None
-    ppo = PPOConfig(frames=config.ppo_frames or declared.frames, envs=config.ppo_envs, workers=config.workers)
+    ppo = PPOConfig(
+        frames=config.ppo_frames or declared.frames,
+        envs=config.ppo_envs,
+        workers=config.workers,
+        shaping=config.shaping,
+    )
     stats = finetune(network, level, ppo, writer)
+    rl_minutes = (time.perf_counter() - started) / 60
     logger.info("PPO: %s", stats)
     card = SkillCard(
         name=declared.name,
@@ -354,6 +373,8 @@ def _train_declared(config: TrainConfig, library: SkillLibrary) -> SkillCard:
             demos=0,
             frames=stats.frames,
             minutes=0.0,
+            rl_frames=stats.frames,
+            rl_minutes=rl_minutes,
         ),
         weights_sha256="0" * 64,
     )
@@ -377,7 +398,7 @@ def _finish(
         fit = fit_critic(TrainedSkill(card, network), level, critic)
         torch.set_num_threads(max(1, config.workers))
     card.training.critic = fit
-    card.training.minutes = (time.perf_counter() - started) / 60
+    card.training.minutes += (time.perf_counter() - started) / 60
     evaluation = evaluate(
         TrainedSkill(card, network),
         level,
@@ -391,9 +412,88 @@ def _finish(
     return library.load(library.save(network, card).name).card
 
 
+def _initial(config: TrainConfig, library: SkillLibrary) -> tuple[TrainedSkill, str]:
+    """The trained skill ``--init`` names (a skill folder, or a name in the built-in library and
+    ``--library``), as a skill of ``config.skill``'s kind, and the level to fine-tune it on.
+
+    A declared kind may start from a skill of another kind whose network does much of the same
+    (close a door from open's, which walks to doors and toggles them): its card then takes the
+    declaration's kind, text and level, and keeps the other skill's training history."""
+    assert config.init is not None
+    folder = Path(config.init).expanduser()
+    if folder.is_dir():
+        skill = SkillLibrary(folder.parent).load(folder.name)
+    else:
+        skill = SkillLibrary(BUILT_IN_LIBRARY, library.root).load(config.init)
+    if skill.card.subgoal == config.skill:
+        return skill, config.env_id or training_level(skill.card)
+    if config.skill in BUILT_IN:
+        raise TrainingError(
+            f"--init {config.init!r} executes {skill.card.subgoal!r}: a built-in kind ({config.skill!r}) starts "
+            "from a skill of its own kind"
+        )
+    declared = library.declaration(config.skill)
+    level = config.env_id or register_declared_level(declared.kind, **declared.level)
+    card = skill.card.model_copy(
+        update={
+            "name": declared.name,
+            "description": declared.description,
+            "subgoal": declared.name,
+            "kind": declared.kind,
+            "preconditions": declared.preconditions,
+            "effects": declared.effects,
+            "training": skill.card.training.model_copy(
+                update={"config": skill.card.training.config | {"level": json.dumps(declared.level)}}
+            ),
+        }
+    )
+    return TrainedSkill(card, skill.network), level
+
+
+def _fine_tune(config: TrainConfig, library: SkillLibrary) -> SkillCard:
+    """PPO from a trained skill's weights, rewarded by the check (and shaped); the card keeps the
+    skill's history and adds the run's frames, minutes and success before it."""
+    if not config.ppo_frames:
+        raise TrainingError("--init fine-tunes by PPO: give --ppo-frames")
+    initial, level = _initial(config, library)
+    started = time.perf_counter()
+    seeds = range(config.eval_seed, config.eval_seed + config.eval_episodes)
+    before = evaluate(initial, level, seeds, config.workers)
+    logger.info("before PPO: %.1f%% on %d held-out episodes", 100 * before.success_rate, len(seeds))
+    torch.manual_seed(config.seed)
+    network = initial.network
+    writer = SummaryWriter(str(config.logdir / config.skill)) if config.logdir else None
+    ppo = PPOConfig(
+        frames=config.ppo_frames,
+        envs=config.ppo_envs,
+        workers=config.workers,
+        shaping=config.shaping,
+        kl_to_start=config.kl_to_start,
+    )
+    ppo_started = time.perf_counter()
+    stats = finetune(network, level, ppo, writer)
+    logger.info("PPO: %s", stats)
+    history = initial.card.training
+    training = history.model_copy(
+        update={
+            "env_id": level,
+            "config": history.config | {k: str(v) for k, v in asdict(config).items()},
+            "frames": history.frames + stats.frames,
+            "init": f"{config.init} ({initial.card.weights_sha256[:12]})",
+            "rl_frames": stats.frames,
+            "rl_minutes": (time.perf_counter() - ppo_started) / 60,
+            "success_before_rl": before.success_rate,
+        }
+    )
+    card = initial.card.model_copy(update={"version": config.version, "training": training, "evaluation": None})
+    return _finish(config, network, card, level, library, writer, stats.frames, started)
+
+
 def train(config: TrainConfig) -> SkillCard:
     """Train, evaluate and save one skill; returns its card."""
     library = SkillLibrary(config.library or user_path("skills"))
+    if config.init is not None:
+        return _fine_tune(config, library)
     if config.skill not in BUILT_IN:
         return _train_declared(config, library)
     config = replace(config, bf16=native_bf16(config.bf16))  # the card records what ran
@@ -428,17 +528,27 @@ def train(config: TrainConfig) -> SkillCard:
         demos = {k: np.concatenate([demos[k], labels[k]]) for k in demos}
         logger.info("DAgger: %d labelled states from %d episodes", len(labels["action"]), labelled)
         step = _clone(network, demos, config, config.dagger_epochs, rng, writer, step, "dagger")
+    rl_frames, rl_minutes = 0, 0.0
     if config.ppo_frames:
+        ppo_started = time.perf_counter()
         stats = finetune(
             network,
             config.level,
-            PPOConfig(frames=config.ppo_frames, envs=config.ppo_envs, workers=config.workers),
+            PPOConfig(
+                frames=config.ppo_frames,
+                envs=config.ppo_envs,
+                workers=config.workers,
+                shaping=config.shaping,
+                kl_to_start=config.kl_to_start,
+            ),
             writer,
             step,
         )
         frames += stats.frames
+        rl_frames, rl_minutes = stats.frames, (time.perf_counter() - ppo_started) / 60
         logger.info("PPO: %s", stats)
     card = _card(config, network, kept, labelled, frames, 0.0)
+    card.training.rl_frames, card.training.rl_minutes = rl_frames, rl_minutes
     if cloned is not None:
         card.training.cloned_success_rate = cloned.success_rate
     return _finish(config, network, card, config.level, library, writer, step, started)

@@ -2,6 +2,7 @@
 
 import json
 import shutil
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -90,6 +91,31 @@ def test_train_saves_a_card_that_describes_the_run(trained):
     assert [c.name for c in SkillLibrary(library).cards()] == ["go_to"]
     assert card.training.critic.episodes == 8 and card.training.critic.held_out_episodes == 2
     assert 0 <= card.training.critic.brier <= 1
+
+
+def test_init_fine_tunes_a_trained_skill_by_ppo_and_the_card_keeps_its_history(trained, tmp_path):
+    library, cloned = trained
+    config = TrainConfig(
+        skill="go_to",
+        init=str(library / "go_to"),
+        ppo_frames=128,
+        ppo_envs=2,
+        kl_to_start=1.0,
+        workers=1,
+        eval_episodes=3,
+        critic_episodes=0,
+        library=tmp_path,
+    )
+    card = train(config)
+    assert card.training.demos == cloned.training.demos and card.training.dagger_episodes == 6
+    assert card.training.rl_frames == 128 and card.training.frames == cloned.training.frames + 128
+    assert card.training.init.endswith(")") and card.training.success_before_rl is not None
+    assert card.training.env_id == "Foreman-GoToLocal-v0" and card.training.critic is None
+    before = SkillLibrary(library).load("go_to").network.state_dict()
+    after = SkillLibrary(tmp_path).load("go_to").network.state_dict()
+    assert any(not torch.equal(before[k], after[k]) for k in before)
+    with pytest.raises(ValueError, match="executes 'go_to': a built-in kind \\('open'\\) starts from"):
+        train(replace(config, skill="open"))
 
 
 def test_save_then_load_gives_identical_action_distributions(trained):
@@ -242,6 +268,23 @@ def test_a_ppo_update_changes_every_parameter_and_stays_finite(workers):
     stats = finetune(network, "Foreman-GoToLocal-v0", config)
     assert stats.frames == 64 and all(np.isfinite([stats.policy_loss, stats.value_loss, stats.entropy]))
     assert [k for k, v in network.state_dict().items() if torch.equal(v, before[k])] == []
+
+
+def test_ppo_logs_cleanrls_scalars(tmp_path):
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from torch.utils.tensorboard import SummaryWriter
+
+    torch.manual_seed(0)
+    writer = SummaryWriter(str(tmp_path))
+    config = PPOConfig(frames=128, envs=2, rollout=64, epochs=1, minibatch=64, shaping=0.5)
+    finetune(SkillNetwork(hidden=32), "Foreman-DropLocal-v0", config, writer)
+    writer.close()
+    events = EventAccumulator(str(tmp_path))
+    events.Reload()
+    tags = set(events.Tags()["scalars"])
+    expected = {"losses/policy_loss", "losses/value_loss", "losses/entropy", "losses/approx_kl", "losses/clipfrac"}
+    assert expected | {"losses/explained_variance", "charts/SPS"} <= tags
+    assert {"charts/success_rate", "charts/episodic_return"} <= tags  # drop episodes end within 128 frames
 
 
 def test_worker_processes_sample_the_same_envs_as_one_process_joined_in_env_order():
