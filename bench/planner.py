@@ -15,10 +15,12 @@ from pathlib import Path
 
 from foreman.arguments import command_line
 from foreman.bench.results import artifacts, write_result
-from foreman.envs import After, And, Before, Instruction, make_env, parse_mission
+from foreman.envs import After, And, Before, Instruction, arguments_of, make_env, parse_mission
 from foreman.paths import user_path
 from foreman.planner import LLMPlanner, PlanRequest, vocabulary_specs
 from foreman.planner.builtin import DEFAULT_ADAPTER, ModelName, PlannerKind, builtin_planner
+from foreman.planner.plan import SkillSpec, parse_plan, skill_specs
+from foreman.skills.library import BUILT_IN_LIBRARY, SkillLibrary
 
 LEVELS = ("GoToLocal", "PickupLoc", "PutNextLocal", "GoToSeq", "SynthSeq", "BossLevel")
 
@@ -35,7 +37,13 @@ class PlannerBenchConfig:
     seed: int = 1_000_000
     """the first mission's seed (held out from the planner's training data)"""
     goals: Path = PARAPHRASES
-    """with --level paraphrases: JSON lines {"goal", "means" or "mission"}"""
+    """with --level paraphrases: JSON lines {"goal", and "means" or "mission" (a BabyAI mission),
+    or "plan" (skill calls, one per line, for goals that need skills of --library)}"""
+    cards: bool = False
+    """list the skills of the library's cards (as the agent does), not the mission kinds'
+    vocabulary (one skill per kind, named after it)"""
+    library: Path | None = None
+    """a skill library folder whose cards are listed beside the built-in ones (implies --cards)"""
     planner: PlannerKind = "llm"
     """llm: the fine-tuned default; base: the untuned --model, few-shot; saycan: candidate calls scored"""
     model: ModelName = "qwen2.5-coder-1.5b-instruct-q4_k_m"
@@ -66,16 +74,10 @@ def acceptable_orders(instr: Instruction) -> list[list]:
 
 
 def _article_free(plan: list) -> list:
-    """The plan with every description's article made "the": BabyAI's verifier accepts any matching
-    object for "the" and "a" alike, and a rewording may swap them."""
+    """The plan as (kind, descriptions) with every description's article made "the": BabyAI's
+    verifier accepts any matching object for "the" and "a" alike, and a rewording may swap them."""
     return [
-        step.model_copy(
-            update={
-                k: getattr(step, k).model_copy(update={"article": "the"})
-                for k in ("target", "next_to")
-                if getattr(step, k, None)
-            }
-        )
+        (step.kind, [d.model_copy(update={"article": "the"}) for d in arguments_of(step) if d is not None])
         for step in plan
     ]
 
@@ -85,13 +87,22 @@ def _percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
 
 
-def _plan_cases(planner: LLMPlanner, cases: list[dict]) -> dict:
-    """Plan each case's goal and compare with the mission it means; rows and their summary."""
-    specs = vocabulary_specs()
+def _specs(config: PlannerBenchConfig) -> list[SkillSpec]:
+    if not config.cards and config.library is None:
+        return vocabulary_specs()
+    library = SkillLibrary(BUILT_IN_LIBRARY, *([config.library] if config.library else []))
+    return skill_specs([c.model_dump(mode="json") for c in library.cards()])
+
+
+def _plan_cases(planner: LLMPlanner, cases: list[dict], specs: list[SkillSpec]) -> dict:
+    """Plan each case's goal and compare with the mission (or plan) it means; rows and their summary."""
     rows = []
     for case in cases:
         result = planner.plan(PlanRequest(goal=case["goal"], skills=specs))
-        orders = acceptable_orders(parse_mission(case["means"]))
+        if "plan" in case:
+            orders = [parse_plan(case["plan"], specs)]
+        else:
+            orders = acceptable_orders(parse_mission(case["means"]))
         rows.append(
             {
                 **case,
@@ -148,7 +159,7 @@ def run(config: PlannerBenchConfig) -> dict:
         "planner": planner.identity,
         "grammar": getattr(planner, "grammar", None),
         "config": {k: str(v) for k, v in asdict(config).items()},
-        **_plan_cases(planner, cases),
+        **_plan_cases(planner, cases, _specs(config)),
     }
     _write(summary, config, f"{config.level}_{config.planner_name}_{config.seed}_{config.episodes}", summary["seeds"])
     return summary
@@ -159,14 +170,19 @@ def run_paraphrases(config: PlannerBenchConfig, path: Path = PARAPHRASES) -> dic
     ``mission`` as in the files of ``foreman finetune goals``)."""
     planner = builtin_planner(config.planner, base_model=config.model, adapter=config.adapter)
     rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    cases = [{"goal": row["goal"], "means": row.get("means") or row["mission"]} for row in rows]
+    cases = [
+        {"goal": row["goal"], "plan": row["plan"]}
+        if "plan" in row
+        else {"goal": row["goal"], "means": row.get("means") or row["mission"]}
+        for row in rows
+    ]
     name = "paraphrases" if path == PARAPHRASES else path.stem
     summary = {
         "level": name,
         "goals_file": str(path),
         "model": config.planner_name,
         "planner": planner.identity,
-        **_plan_cases(planner, cases),
+        **_plan_cases(planner, cases, _specs(config)),
     }
     _write(summary, replace(config, level="paraphrases", goals=path), f"{name}_{config.planner_name}", None)
     return summary

@@ -10,7 +10,7 @@ from foreman.bench.results import artifacts, write_result
 from foreman.evaluation import wilson
 from foreman.paths import user_path
 from foreman.skills import SkillLibrary
-from foreman.skills.train import evaluate
+from foreman.skills.train import evaluate, training_level
 
 
 @dataclass(frozen=True)
@@ -20,6 +20,8 @@ class SkillBenchConfig:
     """held out: demonstrations use seeds from 0, card evaluations from 10,000,000"""
     workers: int = 2
     """processes playing episodes"""
+    skill: str | None = None
+    """one skill only (default: every shipped skill)"""
     out: Path | None = field(default_factory=lambda: user_path("bench"))
     """folder for the summary result files (none: do not write them)"""
 
@@ -27,9 +29,13 @@ class SkillBenchConfig:
 def run(config: SkillBenchConfig, library: SkillLibrary | None = None) -> list[dict]:
     library = library or SkillLibrary()
     rows = []
-    for card in library.cards():
+    cards = [c for c in library.cards() if config.skill in (None, c.name)]
+    if not cards:
+        library.load(str(config.skill))  # an unknown skill: the library's error lists what there is
+    for card in cards:
         skill = library.load(card.name)
-        env_id = card.evaluation.env_id if card.evaluation else card.training.env_id
+        env_id = training_level(card)  # a declared kind's level is registered from its card
+        env_id = card.evaluation.env_id if card.evaluation else env_id
         result = evaluate(skill, env_id, range(config.seed, config.seed + config.episodes), workers=config.workers)
         successes = round(result.success_rate * result.episodes)
         rows.append(
@@ -44,12 +50,14 @@ def run(config: SkillBenchConfig, library: SkillLibrary | None = None) -> list[d
                 "demos": card.training.demos,
                 "dagger_episodes": card.training.dagger_episodes,
                 "frames": card.training.frames,
+                "rl_frames": card.training.rl_frames,
+                "init": card.training.init,
                 "train_minutes": card.training.minutes,
             }
         )
     if config.out is not None:
         command = command_line("bench skills", config, omit=("out",))
-        for row, card in zip(rows, library.cards(), strict=True):
+        for row, card in zip(rows, cards, strict=True):
             hashes = artifacts(None, [card])
             name = f"{row['skill']}_s{config.seed}_n{config.episodes}"
             write_result(config.out, "skills", name, row, command=command, seeds=row["seeds"], artifacts=hashes)

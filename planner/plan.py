@@ -25,7 +25,6 @@ from foreman.envs import (
     COLORS,
     Drop,
     GoTo,
-    KindError,
     KindSpec,
     MissionParseError,
     ObjectDesc,
@@ -82,7 +81,15 @@ class SkillSpec(BaseModel):
         if self.kind is not None:
             return self.kind.call(*descriptions)
         cls, names, _ = _MISSION_KINDS[self.subgoal]
-        return cls(**dict(zip(names, descriptions, strict=True)))
+        subgoal = cls(**dict(zip(names, descriptions, strict=True)))
+        if isinstance(subgoal, PutNext) and _same_objects(subgoal.target, subgoal.next_to):
+            # BabyAI rejects a put whose two descriptions share an object; these share them all
+            raise ValueError(f"{subgoal.target.to_text()!r} cannot be put next to itself")
+        return subgoal
+
+
+def _same_objects(a: ObjectDesc, b: ObjectDesc) -> bool:
+    return (a.color, a.type, a.location) == (b.color, b.type, b.location)
 
 
 def skill_specs(cards: Sequence[Mapping[str, Any]]) -> list[SkillSpec]:
@@ -147,7 +154,7 @@ def parse_plan(text: str, specs: Sequence[SkillSpec]) -> list[Subgoal]:
         except ValidationError as error:
             reason = error.errors()[0]["msg"].removeprefix("Value error, ")
             raise ValueError(f"line {number}: {line.strip()!r}: {reason}") from None
-        except KindError as error:
+        except ValueError as error:  # a kind's arguments that do not fit, a put next to itself
             raise ValueError(f"line {number}: {line.strip()!r}: {error}") from None
     return plan
 

@@ -53,8 +53,8 @@ def test_a_colour_no_object_of_the_world_has_is_refused_naming_it():
 @pytest.mark.parametrize(
     ("goal", "margin", "refused"),
     [
-        ("grab the blue key", -0.5, False),  # names an object: refused only on a clear no
-        ("grab the blue key", -1.5, True),
+        ("grab the blue key", -1.2, False),  # names an object: refused only on a clear no
+        ("grab the blue key", -1.6, True),
         ("fetch the orb", 1.2, False),  # names no kind of object of the world: needs a clear yes
         ("fetch the orb", 0.6, True),
         ("fetch the green sphere", -0.5, False),  # a sphere is what people call a ball
@@ -77,7 +77,7 @@ def test_a_refused_goal_takes_no_env_step_and_no_plan_call():
     planner = LLMPlanner(model, screen=LanguageModelScreen(ScriptedScorer(-5.0)))
     result = Agent(planner, SkillLibrary()).run(make_env("BabyAI-GoToLocal-v0"), goal="tell me a joke", seed=1)
     assert result.end_reason == "refused" and result.steps == 0 and result.llm_calls == 0 and not result.success
-    assert "the skills are go_to(OBJECT)" in result.plans[0].refusal
+    assert "the skills are close(DOOR), go_to(OBJECT)" in result.plans[0].refusal
 
 
 def test_replans_are_not_screened_again():
