@@ -34,8 +34,8 @@ def run(config: SkillBenchConfig, library: SkillLibrary | None = None) -> list[d
         library.load(str(config.skill))  # an unknown skill: the library's error lists what there is
     for card in cards:
         skill = library.load(card.name)
-        env_id = training_level(card)  # a declared kind's level is registered from its card
-        env_id = card.evaluation.env_id if card.evaluation else env_id
+        training_level(card)  # a declared kind's level is registered from its card
+        env_id = card.evaluation.env_id if card.evaluation else card.training.env_id
         result = evaluate(skill, env_id, range(config.seed, config.seed + config.episodes), workers=config.workers)
         successes = round(result.success_rate * result.episodes)
         rows.append(

@@ -119,6 +119,16 @@ class TrainConfig:
     def level(self) -> str:
         return self.env_id or TRAINING_LEVELS[self.skill]
 
+    def ppo(self, frames: int) -> PPOConfig:
+        """The PPO run this config asks for, ``frames`` long."""
+        return PPOConfig(
+            frames=frames,
+            envs=self.ppo_envs,
+            workers=self.workers,
+            shaping=self.shaping,
+            kl_to_start=self.kl_to_start,
+        )
+
 
 class TrainingError(ForemanError, ValueError):
     """A training run asked for something that cannot be done: the message says what."""
@@ -349,13 +359,7 @@ def _train_declared(config: TrainConfig, library: SkillLibrary) -> SkillCard:
     torch.manual_seed(config.seed)
     network = SkillNetwork(hidden=config.hidden)
     writer = SummaryWriter(str(config.logdir / config.skill)) if config.logdir else None
-    ppo = PPOConfig(
-        frames=config.ppo_frames or declared.frames,
-        envs=config.ppo_envs,
-        workers=config.workers,
-        shaping=config.shaping,
-    )
-    stats = finetune(network, level, ppo, writer)
+    stats = finetune(network, level, config.ppo(config.ppo_frames or declared.frames), writer)
     rl_minutes = (time.perf_counter() - started) / 60
     logger.info("PPO: %s", stats)
     card = SkillCard(
@@ -463,15 +467,8 @@ def _fine_tune(config: TrainConfig, library: SkillLibrary) -> SkillCard:
     torch.manual_seed(config.seed)
     network = initial.network
     writer = SummaryWriter(str(config.logdir / config.skill)) if config.logdir else None
-    ppo = PPOConfig(
-        frames=config.ppo_frames,
-        envs=config.ppo_envs,
-        workers=config.workers,
-        shaping=config.shaping,
-        kl_to_start=config.kl_to_start,
-    )
     ppo_started = time.perf_counter()
-    stats = finetune(network, level, ppo, writer)
+    stats = finetune(network, level, config.ppo(config.ppo_frames), writer)
     logger.info("PPO: %s", stats)
     history = initial.card.training
     training = history.model_copy(
@@ -534,13 +531,7 @@ def train(config: TrainConfig) -> SkillCard:
         stats = finetune(
             network,
             config.level,
-            PPOConfig(
-                frames=config.ppo_frames,
-                envs=config.ppo_envs,
-                workers=config.workers,
-                shaping=config.shaping,
-                kl_to_start=config.kl_to_start,
-            ),
+            config.ppo(config.ppo_frames),
             writer,
             step,
         )
