@@ -164,6 +164,14 @@ COMMANDS = (
         "table",
     ),
     Command(
+        "bench scale",
+        "one eval in one process, in worker processes and on Ray; PPO rollouts local and on Ray",
+        "bench.scale",
+        "ScaleBenchConfig",
+        "run_scale",
+        "table",
+    ),
+    Command(
         "bench agent",
         "foreman eval, with each level's summary written as a result file",
         "bench.agent",

@@ -4,7 +4,13 @@ An eval runs episodes (seeds S..S+N-1 of one level, or the lines of a goals file
 JSON line per finished episode to ``episodes.jsonl`` and every decision to ``trace.jsonl`` in its
 run folder, and summarises per level: success with a Wilson 95% interval, env steps, LLM calls,
 tokens, replans, wall time, failures by skill and cause. ``resume`` skips the episodes already in
-``episodes.jsonl``, so a killed eval loses at most the episode in flight.
+``episodes.jsonl``, so a killed eval loses at most the episodes in flight.
+
+``workers`` > 1 runs episodes in that many local processes, ``ray_address`` on actors of a Ray
+cluster (``foreman.workers``). Every episode's randomness is seeded from its own spec, so the rows
+are the same for any number of workers; they are written as episodes finish, the summary sorts
+them by episode, and ``workers.json`` in the run folder says where each worker ran and its peak
+resident memory.
 
 Ablations, labelled in every summary: ``planner="reference"`` (privileged: reads the env's
 instruction tree), ``skills="bot"`` (privileged: the BabyAI bot executes each subgoal), and
@@ -19,6 +25,7 @@ import math
 import random
 import statistics
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Literal
 
@@ -33,7 +40,8 @@ from foreman.planner import PrivilegedReferencePlanner
 from foreman.planner.builtin import DEFAULT_ADAPTER, ModelName, builtin_planner
 from foreman.planner.tuning.adapter import load_card
 from foreman.skills import SkillLibrary
-from foreman.traces import TraceWriter
+from foreman.traces import TraceBuffer, TraceSink, TraceWriter
+from foreman.workers import Pool, WorkersDied
 
 
 @dataclass(frozen=True)
@@ -73,7 +81,14 @@ class EvalConfig:
     out: Path | None = None
     """run folder (default: runs/eval/<a name made from this config> in the user's foreman folder)"""
     resume: bool = False
-    """continue an interrupted eval in its run folder"""
+    """continue an interrupted eval in its run folder (with any number of workers)"""
+    workers: int = 1
+    """episodes run in this many worker processes (on a Ray cluster: actors), each with its own agent"""
+    ray_address: str | None = None
+    """run the workers as actors on a Ray cluster: auto, HOST:PORT, or local (a Ray instance started for
+    this run); needs foreman[ray]"""
+    threads: int | None = None
+    """torch and llama.cpp threads per worker (default: this machine's cores / --workers; 1 on Ray)"""
     trace: Path | None = None
     """trace file (default: trace.jsonl in the run folder)"""
 
@@ -204,8 +219,9 @@ def _row(index: int, spec: EpisodeSpec, result: EpisodeResult) -> dict:
     }
 
 
-class _Runner:
-    """Builds the agent once, then runs episodes of any level."""
+class EpisodeRunner:
+    """A worker of an eval: builds the agent once, then runs episodes of any level, each to a row
+    and its trace lines."""
 
     def __init__(self, config: EvalConfig):
         self.config = config
@@ -233,7 +249,12 @@ class _Runner:
             agent.skills = {k: _FaultySkill(s, config.fault_rate, self.rng) for k, s in agent.skills.items()}
         return agent
 
-    def episode(self, index: int, spec: EpisodeSpec, trace: TraceWriter) -> dict:
+    def __call__(self, job: tuple[int, EpisodeSpec]) -> tuple[dict, list[str]]:
+        trace = TraceBuffer()
+        row = self.episode(*job, trace)
+        return row, trace.lines
+
+    def episode(self, index: int, spec: EpisodeSpec, trace: TraceSink) -> dict:
         env = make_env(spec.env_id, **({"task": spec.task} if spec.task else {}))
         if self.config.baseline == "bot":
             from foreman.bench.oracle import bot_episode
@@ -275,7 +296,8 @@ def planner_identity(config: EvalConfig) -> str:
 def _config_record(config: EvalConfig) -> dict:
     """The config as stored in the run folder; a resumed eval must match it (a level's eval may grow:
     episode i is seed + i whatever the count; a suite's episodes are indexed per task, so not there)."""
-    fields = {k: str(v) for k, v in asdict(config).items() if k != "resume" and (k != "episodes" or config.suite)}
+    how = ("resume", "workers", "ray_address", "threads")  # how the run is done, not what it measures
+    fields = {k: str(v) for k, v in asdict(config).items() if k not in how and (k != "episodes" or config.suite)}
     return {**fields, "planner_identity": planner_identity(config)}
 
 
@@ -295,16 +317,25 @@ def run(config: EvalConfig, progress: bool = True) -> list[dict]:
         )
     stored.write_text(json.dumps(record, indent=1))
     rows = {r["index"]: r for r in episode_rows(rows_path)}
-    runner = _Runner(config)
-    todo = [i for i in range(len(specs)) if i not in rows]
+    pool = Pool(config.workers, config.ray_address, config.threads)
+    jobs = {i: (i, specs[i]) for i in range(len(specs)) if i not in rows}
     with TraceWriter(config.trace or folder / "trace.jsonl") as trace, rows_path.open("a") as out:
         if out.tell() and not rows_path.read_bytes().endswith(b"\n"):
             out.write("\n")
-        for index in tqdm(todo, desc=config.label, unit="episode", disable=not progress):
-            row = runner.episode(index, specs[index], trace)
-            out.write(json.dumps(row) + "\n")
-            out.flush()
-            rows[index] = row
+        finished = pool.run(partial(EpisodeRunner, config), jobs)
+        try:
+            for index, (row, lines) in tqdm(
+                finished, total=len(jobs), desc=config.label, unit="episode", disable=not progress
+            ):
+                trace.extend(lines)
+                out.write(json.dumps(row) + "\n")
+                out.flush()
+                rows[index] = row
+        except WorkersDied as error:
+            raise ForemanError(f"{error}; every other episode is saved: run again with --resume to finish") from None
+        finally:
+            reports = [asdict(r) for r in pool.reports]
+            (folder / "workers.json").write_text(json.dumps(reports, indent=1))
     summaries = summarise([rows[i] for i in sorted(rows)], config)
     (folder / "summary.json").write_text(json.dumps(summaries, indent=1))
     return summaries

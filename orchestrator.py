@@ -51,7 +51,7 @@ from foreman.traces import (
     PlanMade,
     SubgoalEnd,
     SubgoalStart,
-    TraceWriter,
+    TraceSink,
 )
 
 _DOOR, _KEY, _LOCKED = OBJECT_TO_IDX["door"], OBJECT_TO_IDX["key"], 2  # MiniGrid's door state 2: locked
@@ -236,7 +236,7 @@ class Agent:
         env: gym.Env,
         goal: str | None = None,
         seed: int | None = None,
-        trace: TraceWriter | None = None,
+        trace: TraceSink | None = None,
         episode: int = 0,
         goal_is_mission: bool | None = None,
     ) -> EpisodeResult:
@@ -249,7 +249,7 @@ class Agent:
         return self.session(env, seed, trace, episode).do(goal, goal_is_mission)
 
     def session(
-        self, env: gym.Env, seed: int | None = None, trace: TraceWriter | None = None, episode: int = 0
+        self, env: gym.Env, seed: int | None = None, trace: TraceSink | None = None, episode: int = 0
     ) -> Session:
         """A world reset from ``seed`` for several tasks in a row (see :class:`Session`)."""
         return Session(self, env, seed, trace, episode)
@@ -301,7 +301,7 @@ class Session:
     """
 
     def __init__(
-        self, agent: Agent, env: gym.Env, seed: int | None = None, trace: TraceWriter | None = None, episode: int = 0
+        self, agent: Agent, env: gym.Env, seed: int | None = None, trace: TraceSink | None = None, episode: int = 0
     ):
         self.agent, self.env, self.seed, self.trace = agent, env, seed, trace
         self.first_episode = episode
@@ -557,7 +557,7 @@ def _value(skill: Skill, memory: AgentMemory, subgoal: Subgoal) -> float | None:
 class _Emitter:
     """Builds trace events and writes them, or does nothing without a writer."""
 
-    def __init__(self, trace: TraceWriter | None, episode: int):
+    def __init__(self, trace: TraceSink | None, episode: int):
         self.trace, self.episode = trace, episode
 
     def __call__(self, kind, **fields) -> None:

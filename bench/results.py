@@ -18,7 +18,7 @@ from pydantic import BaseModel
 
 from foreman.errors import ForemanError
 
-BenchKind = Literal["agent", "planner", "skills", "ppo", "tasks"]
+BenchKind = Literal["agent", "planner", "skills", "ppo", "tasks", "scale"]
 SHIPPED_RESULTS = Path(__file__).resolve().parent / "results"
 """the measurements the README and bench/RESULTS.md quote (read-only; benches write elsewhere)"""
 
@@ -115,7 +115,7 @@ def report(results: dict[str, BenchResult]) -> str:
         "Each row: what was measured, the command that measures it again, the seeds, the date, and",
         "the sha256 (first 10 hex digits) of the adapter and skills measured.",
     ]
-    for bench in ("agent", "tasks", "planner", "skills", "ppo"):
+    for bench in ("agent", "tasks", "planner", "skills", "ppo", "scale"):
         chosen = [r for r in results.values() if r.bench == bench]
         if not chosen:
             continue
@@ -157,6 +157,18 @@ def _describe(result: BenchResult) -> str:
     if result.bench == "skills":
         low, high = s["success_ci"]
         return f"{_pct(s['success_rate'])} ({_pct(low)}-{_pct(high)}) of {s['episodes']}; {s['mean_steps']:.1f} steps"
+    if result.bench == "scale":
+        runs = "; ".join(
+            f"{r['run']} {r['episodes_per_s']:.3f} episodes/s ({r['speedup']:.2f}x, {r['speedup_vs_1_thread']:.2f}x "
+            f"vs 1 thread{'' if r['rows_identical'] else ', rows DIFFER'}, peak RSS {max(r['peak_rss_mb']):.0f} MiB)"
+            for r in s["eval"]
+        )
+        ppo = "; ".join(
+            f"PPO {r['sampler']} {r['fps']:.0f} frames/s ({r['ratio_to_local']:.2f}x; "
+            f"{r['ratio_after_startup']:.2f}x after start-up)"
+            for r in s.get("ppo", [])
+        )
+        return runs + (f"; {ppo}" if ppo else "")
     return ", ".join(f"{k} {v:.0f}" for k, v in s.items() if k.endswith("fps"))
 
 

@@ -20,7 +20,7 @@ from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.outputs import ChatGeneration, ChatResult
-from pydantic import ConfigDict, PrivateAttr
+from pydantic import ConfigDict, Field, PrivateAttr
 
 from foreman.planner.weights import QWEN_CODER_1_5B, PackagedModel, model_path
 
@@ -39,6 +39,12 @@ def _quiet_stderr():
         finally:
             os.dup2(saved, 2)
             os.close(saved)
+
+
+def default_threads() -> int:
+    """llama.cpp's threads: ``FOREMAN_THREADS`` where set (eval workers share the cores out between
+    them), else the cores up to two."""
+    return int(os.environ.get("FOREMAN_THREADS") or max(1, min(2, os.cpu_count() or 1)))
 
 
 def _load_llama(model: PackagedModel, lora: Path | None, n_ctx: int, threads: int, seed: int, logits_all=False):
@@ -78,7 +84,7 @@ class LlamaCppChat(BaseChatModel):
     lora: Path | None = None
     """a LoRA adapter in GGUF form (``planner.tuning.adapter.gguf_adapter``) applied to the model"""
     n_ctx: int = 4096
-    n_threads: int = max(1, min(2, os.cpu_count() or 1))
+    n_threads: int = Field(default_factory=default_threads)
     max_tokens: int = 160
     temperature: float = 0.0
     seed: int = 0
@@ -157,7 +163,7 @@ class LlamaCppScorer:
         if self._llama is None:
             from llama_cpp.llama_chat_format import Jinja2ChatFormatter
 
-            self._llama = _load_llama(self.model, self.lora, self.n_ctx, max(1, min(2, os.cpu_count() or 1)), 0, True)
+            self._llama = _load_llama(self.model, self.lora, self.n_ctx, default_threads(), 0, True)
             metadata = self._llama.metadata
             self._format = Jinja2ChatFormatter(
                 template=metadata["tokenizer.chat_template"],

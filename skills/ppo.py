@@ -1,10 +1,11 @@
 """PPO fine-tuning of a (cloned) skill policy on its level, CleanRL-style.
 
 Each env has its own :class:`AgentMemory`, the map the skill acts from, as in the agent. Rollouts
-come from :class:`Sampler`\\ s: with ``workers`` > 1 each worker process owns a share of the envs,
-steps them and runs the policy on them with a copy of the current weights, so that collection
-uses every core; the learner then updates on all of it with ``workers`` torch threads, in
-bfloat16 autocast where the CPU computes it natively (the update takes most of the time).
+come from :class:`Sampler`\\ s: with ``workers`` > 1 each worker process (or Ray actor, with
+``ray_address``) owns a share of the envs, steps them and runs the policy on them with a copy of
+the current weights, so that collection uses every core; the learner then updates on all of it
+with ``workers`` torch threads, in bfloat16 autocast where the CPU computes it natively (the
+update takes most of the time).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import copy
 import multiprocessing as mp
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -52,6 +54,9 @@ class PPOConfig:
     """env i starts at seed + i, then follows its own RNG"""
     workers: int = 1
     """processes stepping the envs (each takes envs / workers of them)"""
+    ray_address: str | None = None
+    """step the envs in ``workers`` Ray actors on this cluster (auto, HOST:PORT, or local: a Ray
+    instance started for the run) instead of local processes; the learner stays in this process"""
     bf16: bool | None = None
     """the update's forward and backward in bfloat16 autocast (weights, optimizer and losses stay
     float32); None: where the CPU computes bfloat16 natively"""
@@ -69,6 +74,8 @@ class PPOStats:
     policy_loss: float
     value_loss: float
     entropy: float
+    seconds: float = 0.0
+    """wall time from the samplers being up (their start-up excluded) to the end"""
 
 
 Rollout = dict[str, np.ndarray]
@@ -167,32 +174,87 @@ def _serve(conn, env_id: str, seeds: range, shape: dict) -> None:
     conn.close()
 
 
+def _shares(seeds: range, workers: int) -> list[range]:
+    bounds = np.linspace(seeds.start, seeds.stop, workers + 1).astype(int)
+    return [range(start, stop) for start, stop in zip(bounds[:-1], bounds[1:], strict=True)]
+
+
+def _joined(parts: list[Rollout]) -> Rollout:
+    """Rollouts of different envs as one, along the env axis."""
+    return {k: np.concatenate([p[k] for p in parts], axis=0 if k in _PER_ENV else 1) for k in parts[0]}
+
+
+def _weights(network: SkillNetwork) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in network.state_dict().items()}
+
+
 class ParallelSampler:
     """:class:`Sampler`\\ s in ``workers`` processes; their rollouts are joined along the env axis."""
 
     def __init__(self, env_id: str, seeds: range, workers: int, shape: dict):
         """``shape``: the learner's :meth:`SkillNetwork.config`, which each worker's copy takes."""
-        bounds = np.linspace(seeds.start, seeds.stop, workers + 1).astype(int)
         context = mp.get_context("fork")
         self.conns, self.processes = [], []
-        for start, stop in zip(bounds[:-1], bounds[1:], strict=True):
+        for share in _shares(seeds, workers):
             parent, child = context.Pipe()
-            process = context.Process(target=_serve, args=(child, env_id, range(start, stop), shape), daemon=True)
+            process = context.Process(target=_serve, args=(child, env_id, share, shape), daemon=True)
             process.start()
             self.conns.append(parent)
             self.processes.append(process)
 
     def collect(self, network: SkillNetwork, steps: int) -> Rollout:
-        state = {k: v.detach().clone() for k, v in network.state_dict().items()}
+        state = _weights(network)
         for conn in self.conns:
             conn.send((state, steps))
-        parts = [conn.recv() for conn in self.conns]
-        return {k: np.concatenate([p[k] for p in parts], axis=0 if k in _PER_ENV else 1) for k in parts[0]}
+        return _joined([conn.recv() for conn in self.conns])
 
     def close(self) -> None:
         for conn, process in zip(self.conns, self.processes, strict=True):
             conn.send(None)
             process.join(timeout=10)
+
+
+class RolloutActor:
+    """One :class:`Sampler` and a copy of the network in a Ray actor (made remote by :class:`RaySampler`)."""
+
+    def __init__(self, env_id: str, seeds: range, shape: dict):
+        torch.set_num_threads(1)
+        self.sampler, self.network = Sampler(env_id, seeds), SkillNetwork(**shape)
+
+    def ready(self) -> bool:
+        return True
+
+    def collect(self, state: dict[str, torch.Tensor], steps: int) -> Rollout:
+        self.network.load_state_dict(state)
+        return self.sampler.collect(self.network, steps)
+
+
+class RaySampler:
+    """:class:`Sampler`\\ s in ``workers`` Ray actors of one CPU each: the weights go out once per
+    rollout through Ray's object store, the rollouts come back and are joined as the local ones are."""
+
+    def __init__(self, env_id: str, seeds: range, workers: int, shape: dict, address: str):
+        import ray
+
+        local = address == "local"
+        ray.init(
+            address=address,
+            num_cpus=workers if local else None,
+            include_dashboard=False if local else None,
+            log_to_driver=False,
+            configure_logging=False,
+        )
+        self.ray = ray
+        actor = ray.remote(num_cpus=1)(RolloutActor)
+        self.actors: list[Any] = [actor.remote(env_id, share, shape) for share in _shares(seeds, workers)]
+        ray.get([a.ready.remote() for a in self.actors])  # up, as a local sampler is once constructed
+
+    def collect(self, network: SkillNetwork, steps: int) -> Rollout:
+        state = self.ray.put(_weights(network))
+        return _joined(self.ray.get([a.collect.remote(state, steps) for a in self.actors]))
+
+    def close(self) -> None:
+        self.ray.shutdown()
 
 
 def advantages(
@@ -217,8 +279,11 @@ def finetune(
     if config.envs % config.workers:
         raise ValueError(f"envs ({config.envs}) must split evenly over workers ({config.workers})")
     seeds = range(config.seed, config.seed + config.envs)
-    if config.workers > 1:
-        sampler: Sampler | ParallelSampler = ParallelSampler(env_id, seeds, config.workers, network.config())
+    sampler: Sampler | ParallelSampler | RaySampler
+    if config.ray_address:
+        sampler = RaySampler(env_id, seeds, config.workers, network.config(), config.ray_address)
+    elif config.workers > 1:
+        sampler = ParallelSampler(env_id, seeds, config.workers, network.config())
     else:
         sampler = Sampler(env_id, seeds)
     torch.set_num_threads(config.workers)
@@ -285,7 +350,7 @@ def finetune(
                 _log(writer, step0 + frames, rollout, last, returns, frames / (time.perf_counter() - started))
     finally:
         progress.close()
-        if isinstance(sampler, ParallelSampler):
+        if isinstance(sampler, ParallelSampler | RaySampler):
             sampler.close()
     return PPOStats(
         frames,
@@ -294,6 +359,7 @@ def finetune(
         last.get("policy_loss", 0.0),
         last.get("value_loss", 0.0),
         last.get("entropy", 0.0),
+        time.perf_counter() - started,
     )
 
 

@@ -98,6 +98,8 @@ class TrainConfig:
     """env frames of PPO fine-tuning after cloning (0: cloning only; a declared skill: its
     declaration's ``frames``)"""
     ppo_envs: int = 16
+    ray_address: str | None = None
+    """PPO's rollouts in --workers Ray actors on this cluster (auto, HOST:PORT, or local); needs foreman[ray]"""
     init: str | None = None
     """start from this trained skill (a name in the library or a skill folder) and fine-tune it
     by PPO (--ppo-frames) instead of cloning from demonstrations"""
@@ -125,6 +127,7 @@ class TrainConfig:
             frames=frames,
             envs=self.ppo_envs,
             workers=self.workers,
+            ray_address=self.ray_address,
             shaping=self.shaping,
             kl_to_start=self.kl_to_start,
         )

@@ -15,7 +15,7 @@ from foreman.traces.events import (
     SubgoalEnd,
     SubgoalStart,
 )
-from foreman.traces.file import TraceError, TraceRead, TraceWriter, episodes, read_trace
+from foreman.traces.file import TraceBuffer, TraceError, TraceRead, TraceSink, TraceWriter, episodes, read_trace
 
 __all__ = [
     "TRACE_VERSION",
@@ -27,8 +27,10 @@ __all__ = [
     "PlanMade",
     "SubgoalEnd",
     "SubgoalStart",
+    "TraceBuffer",
     "TraceError",
     "TraceRead",
+    "TraceSink",
     "TraceWriter",
     "episodes",
     "read_trace",

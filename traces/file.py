@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -39,6 +39,11 @@ class TraceWriter:
         self._file.write(event.model_dump_json() + "\n")
         self._file.flush()
 
+    def extend(self, lines: list[str]) -> None:
+        """Append events already written as JSON lines (a :class:`TraceBuffer`'s, from a worker)."""
+        self._file.write("".join(line + "\n" for line in lines))
+        self._file.flush()
+
     def close(self) -> None:
         self._file.close()
 
@@ -47,6 +52,23 @@ class TraceWriter:
 
     def __exit__(self, *_) -> None:
         self.close()
+
+
+class TraceSink(Protocol):
+    """Where the orchestrator writes events: a :class:`TraceWriter` or a :class:`TraceBuffer`."""
+
+    def write(self, event: Event) -> None: ...
+
+
+class TraceBuffer:
+    """Holds an episode's events as JSON lines in memory, for a worker to hand to the run's writer:
+    the trace then gets whole episodes only, in the order they finish."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, event: Event) -> None:
+        self.lines.append(event.model_dump_json())
 
 
 @dataclass
