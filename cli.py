@@ -113,6 +113,14 @@ COMMANDS = (
         "train_text",
     ),
     Command(
+        "sweep",
+        "many training runs from a file of configs, on local workers or a Ray cluster",
+        "sweep",
+        "SweepConfig",
+        "sweep",
+        "sweep_text",
+    ),
+    Command(
         "finetune data",
         "the generated (request, plan) examples as JSON lines",
         "planner.tuning.commands",

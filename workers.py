@@ -18,12 +18,14 @@ import multiprocessing as mp
 import os
 import resource
 import socket
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from multiprocessing.connection import Connection, wait
 from typing import Any, Protocol
 
+from foreman.cluster import join_ray
 from foreman.errors import ForemanError
 
 
@@ -167,16 +169,9 @@ class Pool:
             raise WorkersDied(lost)
 
     def _on_ray(self, make_worker: Callable[[], Worker], jobs: dict[int, Any]) -> Iterator[tuple[int, Any]]:
-        ray = _ray()
+        assert self.ray_address is not None
         threads = self.threads_per_worker
-        local = self.ray_address == "local"
-        ray.init(
-            address=self.ray_address,
-            num_cpus=self.workers * threads if local else None,
-            include_dashboard=False if local else None,
-            log_to_driver=False,
-            configure_logging=False,
-        )
+        ray = join_ray(self.ray_address, self.workers * threads)
         try:
             actor_class = ray.remote(num_cpus=threads, max_restarts=0)(RayWorker)
             todo = list(jobs.items())
@@ -212,14 +207,6 @@ class Pool:
             ray.shutdown()
 
 
-def _ray() -> Any:
-    try:
-        import ray
-    except ImportError:
-        raise ForemanError("--ray-address needs Ray: pip install 'foreman[ray]'") from None
-    return ray
-
-
 def cap_threads(threads: int) -> None:
     """At most ``threads`` threads for torch and for the llama.cpp models loaded after this call."""
     import torch
@@ -229,8 +216,17 @@ def cap_threads(threads: int) -> None:
 
 
 def peak_rss_mb() -> float:
-    """This process's peak resident memory in MiB (Linux reports KiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory in MiB: Linux's VmHWM (``ru_maxrss`` survives ``exec``, so
+    a spawned worker's would start at its parent's peak), else ``ru_maxrss``."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 1024 / 1024 if sys.platform == "darwin" else peak / 1024  # bytes on macOS, KiB elsewhere
 
 
 def _serve(conn: Connection, make_worker: Callable[[], Worker], threads: int) -> None:

@@ -1,8 +1,9 @@
 """``foreman bench scale``: the same eval in one process, in worker processes and on Ray, side by side,
 and PPO's rollouts in local processes beside Ray actors.
 
-Every eval run plays the same episodes from scratch (worker start-up included in its wall time)
-and is compared with the one-process run row by row (wall times aside). One worker is run twice:
+Every eval run is a ``foreman eval`` process of its own that plays the same episodes from
+scratch (its wall time is the command's, start-up included) and is compared with the one-process
+run row by row (wall times aside). One worker is run twice:
 with the machine's cores as its threads (what ``foreman eval`` does alone) and with one thread, as
 each of N workers has on N cores, so that the speed-up of workers is shown against both.
 """
@@ -12,6 +13,9 @@ from __future__ import annotations
 import copy
 import datetime
 import json
+import shlex
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -21,7 +25,8 @@ import torch
 
 from foreman.arguments import command_line
 from foreman.bench.results import artifacts, write_result
-from foreman.evaluation import EvalConfig, run
+from foreman.errors import ForemanError
+from foreman.evaluation import EvalConfig
 from foreman.paths import user_path
 from foreman.planner.builtin import DEFAULT_ADAPTER
 from foreman.skills import SkillLibrary
@@ -68,9 +73,18 @@ def _eval_runs(config: ScaleBenchConfig, folder: Path) -> list[dict]:
     results = []
     for label, variant in variants.items():
         out = folder / label.replace(" ", "-").replace(",", "")
+        command = [
+            sys.executable,
+            "-m",
+            "foreman.cli",
+            *shlex.split(command_line("eval", replace(variant, out=out)))[1:],
+        ]
         started = time.perf_counter()
-        [summary] = run(replace(variant, out=out), progress=False)
+        done = subprocess.run(command, capture_output=True, text=True)
         wall = time.perf_counter() - started
+        if done.returncode:
+            raise ForemanError(f"{' '.join(command)} failed ({done.returncode}): {done.stderr[-2000:]}")
+        [summary] = json.loads((out / "summary.json").read_text())
         workers = json.loads((out / "workers.json").read_text())
         results.append(
             {

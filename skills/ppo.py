@@ -21,6 +21,7 @@ import torch
 from torch.utils.tensorboard import SummaryWriter
 from tqdm import tqdm
 
+from foreman.cluster import join_ray
 from foreman.envs import AgentMemory, make_env
 from foreman.skills.network import SkillNetwork, native_bf16
 from foreman.skills.observation import ROUTES, carrying_target, observe
@@ -234,17 +235,7 @@ class RaySampler:
     rollout through Ray's object store, the rollouts come back and are joined as the local ones are."""
 
     def __init__(self, env_id: str, seeds: range, workers: int, shape: dict, address: str):
-        import ray
-
-        local = address == "local"
-        ray.init(
-            address=address,
-            num_cpus=workers if local else None,
-            include_dashboard=False if local else None,
-            log_to_driver=False,
-            configure_logging=False,
-        )
-        self.ray = ray
+        self.ray = ray = join_ray(address, workers)
         actor = ray.remote(num_cpus=1)(RolloutActor)
         self.actors: list[Any] = [actor.remote(env_id, share, shape) for share in _shares(seeds, workers)]
         ray.get([a.ready.remote() for a in self.actors])  # up, as a local sampler is once constructed
