@@ -57,7 +57,10 @@ class EvalConfig:
     suite: Literal["balrog-babyai"] | None = None
     """a benchmark suite instead of one level: --episodes per task kind from --seed"""
     split: Literal["train", "test"] = "train"
-    """the suite's split"""
+    """the suite's split (test: GLAM's, whose missions name only held-out colour/type pairs)"""
+    setting: Literal["balrog", "glam"] = "balrog"
+    """the suite's setting: balrog (BALROG's config today: no distractors) or glam (8 distractors, as
+    in GLAM and in BALROG before 2024-12-10); both use the levels' own step limits"""
     planner: Literal["llm", "base", "saycan", "openai", "reference"] = "llm"
     """llm: the fine-tuned default; base: the untuned --model (few-shot); saycan: the fine-tuned
     model scoring candidate calls times the skills' affordances; openai: the model behind --server;
@@ -112,7 +115,7 @@ class EvalConfig:
         if self.out is not None:
             return self.out
         if self.suite:
-            source = f"{self.suite}-{self.split}_s{self.seed}_n{self.episodes}"
+            source = f"{self.suite}-{self.split}-{self.setting}_s{self.seed}_n{self.episodes}"
         elif self.goals:
             source = f"goals-{self.goals.stem}"
         else:
@@ -131,6 +134,13 @@ class EpisodeSpec:
     goal: str | None = None
     task: str | None = None
     """a task kind the level takes as its ``task`` argument (the BALROG suite's)"""
+    setting: str | None = None
+    """the level's ``setting`` argument (the BALROG suite's)"""
+
+    @property
+    def options(self) -> dict[str, str]:
+        """What ``make_env`` takes besides the id."""
+        return {k: v for k, v in (("task", self.task), ("setting", self.setting)) if v}
 
     @property
     def group(self) -> str:
@@ -155,7 +165,7 @@ def episode_specs(config: EvalConfig) -> list[EpisodeSpec]:
     if config.suite == "balrog-babyai":
         env_id = f"Foreman-Mixed{config.split.title()}Local-v0"
         seeds = range(config.seed, config.seed + config.episodes)
-        return [EpisodeSpec(env_id, seed, task=task) for task in BALROG_TASKS for seed in seeds]
+        return [EpisodeSpec(env_id, seed, task=task, setting=config.setting) for task in BALROG_TASKS for seed in seeds]
     if config.goals is None:
         make_env(config.env_id)  # an unknown id fails here, before the model loads
         return [EpisodeSpec(config.env_id, s) for s in range(config.seed, config.seed + config.episodes)]
@@ -255,7 +265,7 @@ class EpisodeRunner:
         return row, trace.lines
 
     def episode(self, index: int, spec: EpisodeSpec, trace: TraceSink) -> dict:
-        env = make_env(spec.env_id, **({"task": spec.task} if spec.task else {}))
+        env = make_env(spec.env_id, **spec.options)
         if self.config.baseline == "bot":
             from foreman.bench.oracle import bot_episode
 
@@ -380,7 +390,7 @@ def summarise(rows: list[dict], config: EvalConfig) -> list[dict]:
         overall = statistics.fmean(s["success_rate"] for s in summaries)
         summaries.append(
             {
-                "level": f"{config.suite} ({config.split}) overall",
+                "level": f"{config.suite} ({config.split}, {config.setting}) overall",
                 "agent": config.label,
                 "episodes": sum(s["episodes"] for s in summaries),
                 "success_rate": overall,

@@ -168,7 +168,7 @@ def _describe(result: BenchResult) -> str:
             f"{r['ratio_after_startup']:.2f}x after start-up)"
             for r in s.get("ppo", [])
         )
-        return runs + (f"; {ppo}" if ppo else "")
+        return "; ".join(part for part in (runs, ppo) if part)
     return ", ".join(f"{k} {v:.0f}" for k, v in s.items() if k.endswith("fps"))
 
 

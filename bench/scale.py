@@ -39,6 +39,7 @@ class ScaleBenchConfig:
     env_id: str = field(default="BabyAI-BossLevel-v0", metadata={"flags": ("--level", "--env")})
     """the level whose seeds every eval run plays"""
     episodes: int = 200
+    """episodes per eval run (0: no eval runs)"""
     seed: int = 2_000_000
     planner: Literal["llm", "reference"] = "llm"
     """the eval's planner (reference: privileged, no language model; for quick checks)"""
@@ -49,7 +50,9 @@ class ScaleBenchConfig:
     ppo_skill: str = "go_to"
     """the shipped skill whose network and level PPO trains on"""
     ppo_frames: int = 65_536
-    """PPO frames per sampler (0: no PPO runs)"""
+    """PPO frames per run (0: no PPO runs)"""
+    ppo_repeats: int = 1
+    """PPO runs per sampler, alternating local and Ray (this machine's speed varies by several percent)"""
     runs: Path | None = None
     """folder for the eval run folders (default: runs/scale/<date and time> in the user's foreman folder)"""
     out: Path | None = field(default_factory=lambda: user_path("bench"))
@@ -111,7 +114,8 @@ def _ppo_runs(config: ScaleBenchConfig, library: SkillLibrary) -> list[dict]:
     start = library.load(config.ppo_skill).network
     torch.optim.Adam(start.parameters())  # the first optimizer of a process imports torch._dynamo (seconds)
     results = []
-    for label, address in ((f"{config.workers} local processes", None), (f"{config.workers} Ray actors", "local")):
+    samplers = ((f"{config.workers} local processes", None), (f"{config.workers} Ray actors", "local"))
+    for label, address in samplers * config.ppo_repeats:
         ppo = PPOConfig(frames=config.ppo_frames, workers=config.workers, ray_address=address)
         started = time.perf_counter()
         stats = finetune(copy.deepcopy(start).train(), TRAINING_LEVELS[config.ppo_skill], ppo)
@@ -126,9 +130,10 @@ def _ppo_runs(config: ScaleBenchConfig, library: SkillLibrary) -> list[dict]:
                 "fps_after_startup": stats.frames / stats.seconds,
             }
         )
-    for result in results:
-        result["ratio_to_local"] = result["fps"] / results[0]["fps"]
-        result["ratio_after_startup"] = result["fps_after_startup"] / results[0]["fps_after_startup"]
+    for number, result in enumerate(results):
+        local = results[number - number % 2]  # the local run just before (or this one)
+        result["ratio_to_local"] = result["fps"] / local["fps"]
+        result["ratio_after_startup"] = result["fps_after_startup"] / local["fps_after_startup"]
     return results
 
 
@@ -137,26 +142,30 @@ def run_scale(config: ScaleBenchConfig, library: SkillLibrary | None = None) -> 
     library = library or SkillLibrary()
     stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
     folder = config.runs or user_path("runs", "scale") / stamp
-    summary: dict = {"level": config.env_id, "planner": config.planner, "eval": _eval_runs(config, folder)}
+    summary: dict = {"level": config.env_id, "planner": config.planner}
+    summary["eval"] = _eval_runs(config, folder) if config.episodes else []
     if config.ppo_frames:
         summary["ppo_skill"], summary["ppo"] = config.ppo_skill, _ppo_runs(config, library)
     if config.out is not None:
         adapter = DEFAULT_ADAPTER if config.planner == "llm" else None
         hashes = artifacts(adapter, library.cards())
         name = f"{config.env_id}_s{config.seed}_n{config.episodes}_w{config.workers}"
-        seeds = [config.seed, config.seed + config.episodes - 1]
+        name += f"_ppo{config.ppo_frames}x{config.ppo_repeats}" if config.ppo_repeats > 1 else ""
+        seeds = [config.seed, config.seed + config.episodes - 1] if config.episodes else None
         command = command_line("bench scale", config, omit=("out", "runs"))
         write_result(config.out, "scale", name, summary, command=command, seeds=seeds, artifacts=hashes)
     return summary
 
 
 def table(summary: dict) -> str:
-    lines = [
-        f"{summary['level']}, planner {summary['planner']}: the same episodes each run (wall time from start-up)",
-        "| run | workers | threads each | episodes | wall s | episodes/s | speed-up | vs 1 thread | rows identical "
-        "| peak RSS per worker (MiB) | success |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
-    ]
+    lines = []
+    if summary["eval"]:
+        lines += [
+            f"{summary['level']}, planner {summary['planner']}: the same episodes each run (wall time from start-up)",
+            "| run | workers | threads each | episodes | wall s | episodes/s | speed-up | vs 1 thread | rows identical "
+            "| peak RSS per worker (MiB) | success |",
+            "|---|---|---|---|---|---|---|---|---|---|---|",
+        ]
     for r in summary["eval"]:
         rss = ", ".join(f"{m:.0f}" for m in r["peak_rss_mb"])
         lines.append(
@@ -165,9 +174,9 @@ def table(summary: dict) -> str:
             f"{'yes' if r['rows_identical'] else 'NO'} | {rss} | {r['success_rate']:.1%} |"
         )
     if "ppo" in summary:
+        lines += [""] if lines else []
         lines += [
-            "",
-            f"PPO on {summary['ppo_skill']}'s level",
+            f"PPO on {summary['ppo_skill']}'s level, each Ray run beside the local run just before it",
             "| rollouts | frames | wall s | start-up s | frames/s | ratio to local | after start-up | ratio |",
             "|---|---|---|---|---|---|---|---|",
         ]

@@ -143,8 +143,10 @@ def test_the_balrog_suite_runs_every_task_kind_and_averages_them(tmp_path):
     config = EvalConfig(suite="balrog-babyai", split="test", episodes=2, seed=7, baseline="bot", out=tmp_path)
     specs = episode_specs(config)
     assert len(specs) == 10 and {s.task for s in specs} == {"goto", "pickup", "open", "putnext", "pick_up_seq_go_to"}
+    glam = episode_specs(EvalConfig(suite="balrog-babyai", episodes=1, setting="glam"))
+    assert glam[0].options == {"task": "goto", "setting": "glam"}
     summaries = run(config, progress=False)
-    assert [s["level"] for s in summaries][-1] == "balrog-babyai (test) overall"
+    assert [s["level"] for s in summaries][-1] == "balrog-babyai (test, balrog) overall"
     assert summaries[-1]["episodes"] == 10 and summaries[-1]["success_rate"] == 1.0
     assert summaries[0]["level"] == "Foreman-MixedTestLocal-v0:goto" and summaries[0]["mean_steps"] <= 100
 

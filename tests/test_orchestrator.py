@@ -135,7 +135,7 @@ def test_the_default_step_budget_follows_the_skill_card(library):
 
 
 def _in_front_of_the_locked_door(env) -> None:
-    """Test double's move: put the agent on the cell before the locked door, facing it."""
+    """Test double's move: put the agent on the cell before the locked door on its side, facing it."""
     from minigrid.core.constants import DIR_TO_VEC
 
     base = env.unwrapped
@@ -145,9 +145,10 @@ def _in_front_of_the_locked_door(env) -> None:
         for y in range(base.grid.height)
         if (c := base.grid.get(x, y)) is not None and c.type == "door" and c.is_locked
     )
+    here = base.room_from_pos(*base.agent_pos)
     for direction, vec in enumerate(DIR_TO_VEC):
         cell = (door[0] - vec[0], door[1] - vec[1])
-        if base.grid.get(*cell) is None:
+        if base.grid.get(*cell) is None and base.room_from_pos(*cell) is here:  # the side the agent is on
             base.agent_pos, base.agent_dir = cell, direction
             return
 

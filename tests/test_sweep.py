@@ -23,7 +23,7 @@ def test_two_runs_in_two_workers_save_two_cards_and_a_second_sweep_skips_them(tm
     rows = sweep(SweepConfig(configs, workers=2, threads=1, out=tmp_path / "sweep"))
     assert [r["run"] for r in rows] == [0, 1] and all("card" in r for r in rows)
     cards = [SkillLibrary(tmp_path / "sweep" / str(n) / "skills").load("go_to").card for n in (0, 1)]
-    assert [c.training.config["hidden"] for c in cards] == [16, 8]
+    assert [str(c.training.config["hidden"]) for c in cards] == ["16", "8"]
     assert (tmp_path / "sweep" / "0" / "tb" / "go_to").is_dir()
     assert "go_to" in sweep_text(rows)
     again = sweep(SweepConfig(configs, workers=2, out=tmp_path / "sweep"))
