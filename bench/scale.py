@@ -26,7 +26,7 @@ import torch
 from foreman.arguments import command_line
 from foreman.bench.results import artifacts, write_result
 from foreman.errors import ForemanError
-from foreman.evaluation import EvalConfig
+from foreman.evaluation import EvalConfig, episode_rows
 from foreman.paths import user_path
 from foreman.planner.builtin import DEFAULT_ADAPTER
 from foreman.skills import SkillLibrary
@@ -60,7 +60,7 @@ class ScaleBenchConfig:
 
 
 def _rows(folder: Path) -> list[dict]:
-    rows = [json.loads(line) for line in (folder / "episodes.jsonl").read_text().splitlines()]
+    rows = episode_rows(folder / "episodes.jsonl")
     return sorted(({k: v for k, v in r.items() if k != "wall_s"} for r in rows), key=lambda r: r["index"])
 
 
