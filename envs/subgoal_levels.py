@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
+from minigrid.core.actions import Actions
+from minigrid.core.constants import DIR_TO_VEC
 from minigrid.core.world_object import WorldObj
 from minigrid.envs.babyai.core.levelgen import LevelGen
 from minigrid.envs.babyai.core.roomgrid_level import RejectSampling
-from minigrid.envs.babyai.core.verifier import OBJ_TYPES_NOT_DOOR, ObjDesc
+from minigrid.envs.babyai.core.verifier import OBJ_TYPES_NOT_DOOR, ObjDesc, OpenInstr
 
 from foreman.envs.checks import CheckAsInstr
 from foreman.envs.detectors import verifier_for
@@ -24,6 +26,17 @@ from foreman.envs.mission import (
     arguments_of,
     desc_from_babyai,
 )
+
+
+class KeepKeyOpenInstr(OpenInstr):
+    """BabyAI's open check, which also fails once the agent puts its key down while the door is
+    still locked: the agent's loop stops an open subgoal there (a locked target and no key in
+    hand), so the level ends the episode there too."""
+
+    def verify(self, action):
+        if action == Actions.drop and self.env.carrying is None and any(d.is_locked for d in self.desc.obj_set):
+            return "failure"
+        return super().verify(action)
 
 
 class SubgoalLevel(LevelGen):
@@ -69,8 +82,9 @@ class SubgoalLevel(LevelGen):
 
     ## Termination
 
-    The episode ends when the detector reports success or failure (only a drop level fails:
-    when the carried object does not match), or is truncated at ``max_steps``
+    The episode ends when the detector reports success or failure (a drop level fails when the
+    carried object does not match, an open level when the key in hand is put down before its
+    locked door opens), or is truncated at ``max_steps``
     (BabyAI's budget: room_size² x rooms per navigation, two navigations for put-next).
 
     ## Registered Configurations
@@ -79,7 +93,8 @@ class SubgoalLevel(LevelGen):
     8 distractors, no location words. ``Foreman-{GoTo,Pickup,Open,Drop,PutNext}-v0``: BossLevel's
     layout, 3x3 rooms, 18 distractors, a locked room half the time, location words, blockers, and
     an object in hand at the start 30% of the time. ``Foreman-Open-v0`` also targets the locked
-    door with its key in hand in a third of the episodes with a locked room (``key_in_hand_prob``)
+    door with its key in hand in half the episodes with a locked room (``key_in_hand_prob``; the
+    episode fails if the key is put down before the door opens)
     and leaves the target open in 30% of those whose description names one door
     (``open_target_prob``), as earlier subgoals of a mission leave them.
     """
@@ -195,15 +210,28 @@ class SubgoalLevel(LevelGen):
 
     def _open_with_key_in_hand(self, door):
         """Open the locked door, starting with its key in hand: where a mission's open follows
-        the planner's pick-up of the key (without such episodes the open skill put the key down)."""
+        the planner's pick-up of the key (without such episodes the open skill put the key down).
+        Half the time the agent stands where that pick-up leaves it, facing the key's cell."""
         key = next(o for o in self.grid.grid if o is not None and o.type == "key" and o.color == door.color)
+        if self._rand_bool():
+            self._face(key.cur_pos)
         self.grid.set(*key.cur_pos, None)
         key.cur_pos = None
         self._to_carry = key
         desc = ObjDesc("door", door.color)
         desc.find_matching_objs(self)
         self.subgoal = Open(target=desc_from_babyai(desc))
-        return verifier_for(self.subgoal)
+        return KeepKeyOpenInstr(desc)
+
+    def _face(self, cell: tuple[int, int]) -> None:
+        """Stand on a free cell beside ``cell``, facing it (stay put when none is free)."""
+        poses = []
+        for direction, step in enumerate(DIR_TO_VEC):
+            x, y = cell[0] - step[0], cell[1] - step[1]
+            if 0 < x < self.width - 1 and 0 < y < self.height - 1 and self.grid.get(x, y) is None:
+                poses.append(((x, y), direction))
+        if poses:
+            self.agent_pos, self.agent_dir = self._rand_elem(poses)
 
     def _open_already(self, desc: ObjDesc) -> None:
         """Leave the target door open, as one opened earlier in a mission is: BabyAI then wants it
@@ -245,7 +273,7 @@ _MAZE = dict(
     num_rows=3, num_cols=3, num_dists=18, locked_room_prob=0.5, locations=True, unblocking=True, carry_prob=0.3
 )
 
-_OPEN_MAZE = dict(key_in_hand_prob=1 / 3, open_target_prob=0.3)
+_OPEN_MAZE = dict(key_in_hand_prob=1 / 2, open_target_prob=0.3)
 
 
 def subgoal_level_ids() -> list[str]:

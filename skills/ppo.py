@@ -51,6 +51,11 @@ class PPOConfig:
     """weight of KL(start || policy), the policy's divergence from its weights when PPO began
     (a cloned skill's: keeps what cloning learnt while rewards are rare), annealed linearly to 0
     over the run"""
+    value_warmup: int = 0
+    """frames at the start during which only the value head learns (its own layers: the trunk
+    is shared with the policy, which stays as it was): a cloned skill's value head predicts its
+    success, not PPO's discounted return, and advantages from it would first push the policy by
+    the value head's error"""
     seed: int = 5_000_000
     """env i starts at seed + i, then follows its own RNG"""
     workers: int = 1
@@ -280,6 +285,7 @@ def finetune(
     torch.set_num_threads(config.workers)
     start = copy.deepcopy(network).eval() if config.kl_to_start else None
     optimizer = torch.optim.Adam(network.parameters(), lr=config.lr, eps=1e-5)
+    warmup_optimizer = torch.optim.Adam(network.critic.parameters(), lr=config.lr, eps=1e-5)  # the value head alone
     frames, finished, succeeded = 0, 0, 0
     last: dict[str, float] = {}
     started = time.perf_counter()
@@ -301,6 +307,7 @@ def finetune(
             actions = torch.as_tensor(rollout["action"]).flatten()
             logprobs = torch.as_tensor(rollout["logprob"]).flatten()
             kl_weight = config.kl_to_start * max(0.0, 1 - frames / config.frames)
+            warming = frames <= config.value_warmup
             for _ in range(config.epochs):
                 for idx in torch.randperm(len(actions)).split(config.minibatch):
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.autocast):
@@ -314,18 +321,21 @@ def finetune(
                     ).mean()
                     value_loss = 0.5 * (value - returns[idx]).pow(2).mean()
                     entropy = dist.entropy().mean()
-                    loss = policy_loss + config.value * value_loss - config.entropy * entropy
-                    if start is not None and kl_weight:
+                    loss = config.value * value_loss
+                    if not warming:
+                        loss = loss + policy_loss - config.entropy * entropy
+                    if start is not None and kl_weight and not warming:
                         with torch.no_grad():
                             start_logits = start(**{k: v[idx] for k, v in inputs.items()})[0]
                         to_start = torch.distributions.kl_divergence(
                             torch.distributions.Categorical(logits=start_logits), dist
                         ).mean()
                         loss = loss + kl_weight * to_start
-                    optimizer.zero_grad()
+                    stepping = warmup_optimizer if warming else optimizer
+                    network.zero_grad()
                     loss.backward()
                     torch.nn.utils.clip_grad_norm_(network.parameters(), 0.5)
-                    optimizer.step()
+                    stepping.step()
                     with torch.no_grad():
                         log_ratio = ratio.log()
                         last = {
@@ -336,7 +346,7 @@ def finetune(
                             "clipfrac": ((ratio - 1).abs() > config.clip).float().mean().item(),
                         }
                         if start is not None:
-                            last["kl_to_start"] = to_start.item() if kl_weight else 0.0
+                            last["kl_to_start"] = to_start.item() if kl_weight and not warming else 0.0
             if writer:
                 _log(writer, step0 + frames, rollout, last, returns, frames / (time.perf_counter() - started))
     finally:

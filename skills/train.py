@@ -105,6 +105,8 @@ class TrainConfig:
     by PPO (--ppo-frames) instead of cloning from demonstrations"""
     kl_to_start: float = 0.0
     """PPO's weight of the policy's divergence from the weights it started from, annealed to 0"""
+    value_warmup: int = 0
+    """PPO's first frames that train the value head alone (the policy stays as it was)"""
     shaping: float = 0.5
     """PPO's potential-based shaping weight: minus the known route length to the target as the
     potential (skills/ppo.py; 0: the check's reward alone)"""
@@ -130,6 +132,7 @@ class TrainConfig:
             ray_address=self.ray_address,
             shaping=self.shaping,
             kl_to_start=self.kl_to_start,
+            value_warmup=self.value_warmup,
         )
 
 

@@ -270,6 +270,16 @@ def test_a_ppo_update_changes_every_parameter_and_stays_finite(workers):
     assert [k for k, v in network.state_dict().items() if torch.equal(v, before[k])] == []
 
 
+def test_the_value_warmup_trains_the_value_head_alone_and_leaves_the_policy_as_it_was():
+    torch.manual_seed(0)
+    network = SkillNetwork(hidden=32)
+    before = {k: v.clone() for k, v in network.state_dict().items()}
+    config = PPOConfig(frames=64, envs=4, rollout=16, epochs=1, minibatch=64, value_warmup=64)
+    finetune(network, "Foreman-GoToLocal-v0", config)
+    moved = {k.split(".")[0] for k, v in network.state_dict().items() if not torch.equal(v, before[k])}
+    assert moved == {"critic"}
+
+
 def test_ppo_logs_cleanrls_scalars(tmp_path):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
     from torch.utils.tensorboard import SummaryWriter

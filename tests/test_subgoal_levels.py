@@ -48,19 +48,27 @@ def test_pickled_env_continues_identically(env_id):
 @pytest.mark.parametrize("env_id", [i for i in IDS if "Drop" not in i])
 def test_the_teacher_solves_the_subgoal_and_is_rewarded(env_id):
     """The subgoal levels are solvable: the skills' teacher (the bot, putting down what it holds
-    before a pickup) succeeds on 20 seeds."""
+    before a pickup) succeeds on 20 seeds. The bot sometimes puts a key down on its way to the
+    locked door and fetches it later, which the open level fails (the agent's loop stops there);
+    its demonstrations keep only successes, so that may happen, and only that, once or twice."""
     from foreman.skills.train import Teacher
 
     env = make_env(env_id)
+    key_put_down = 0
     for seed in range(20):
         obs, _ = env.reset(seed=seed)
         assert obs["mission"] == env.unwrapped.subgoal.to_text()
         teacher, action, done = Teacher(env), None, False
         while not done:
             action = teacher.act(action)
+            held = env.unwrapped.carrying
             _, reward, terminated, truncated, _ = env.step(action)
             done = terminated or truncated
+        if reward == 0 and action == Actions.drop and held is not None and held.type == "key" and "Open" in env_id:
+            key_put_down += 1
+            continue
         assert terminated and reward > 0, (seed, obs["mission"])
+    assert key_put_down <= 2
 
 
 @pytest.mark.parametrize("env_id", ["Foreman-GoTo-v0", "Foreman-Pickup-v0", "Foreman-PutNext-v0"])
@@ -91,6 +99,26 @@ def test_the_open_level_sometimes_targets_the_locked_door_with_its_key_in_hand()
                 with_key += 1
                 assert base.subgoal.target.color == locked[0].color and carried.cur_pos is None
     assert 3 <= with_key <= 25
+
+
+def test_putting_the_key_down_before_its_locked_door_opens_fails_the_open_level():
+    env = make_env("Foreman-Open-v0")
+    ended = 0
+    for seed in range(120):
+        env.reset(seed=seed)
+        base = env.unwrapped
+        carried = base.carrying
+        if carried is None or carried.type != "key" or not base.subgoal.target.matches(carried.color, "door"):
+            continue
+        doors = [c for c in base.grid.grid if c is not None and c.type == "door" and c.color == carried.color]
+        if not any(door.is_locked for door in doors):
+            continue
+        if base.grid.get(*base.front_pos) is not None:  # nowhere to put it down
+            continue
+        _, reward, terminated, truncated, _ = env.step(Actions.drop)
+        assert base.carrying is None and terminated and not truncated and reward == 0
+        ended += 1
+    assert ended >= 3
 
 
 def test_the_open_level_sometimes_leaves_the_one_door_it_names_open_and_wants_it_toggled_twice():
