@@ -83,7 +83,7 @@ def _hashes(result: BenchResult) -> str:
 
 
 HEADLINE = tuple(
-    f"agent_BabyAI-{level}-v0_s2000000_n200_llm-learned-outcomes10_r3"
+    f"agent_BabyAI-{level}-v0_s2000000_n200_llm-learned_r3"
     for level in ("GoToLocal", "PickupLoc", "PutNextLocal", "GoToSeq", "SynthSeq", "BossLevel")
 )
 """the README's rows: the default agent (shipped adapter and skills) on each level's 200 held-out seeds"""
