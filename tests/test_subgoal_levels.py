@@ -86,33 +86,31 @@ def test_maze_levels_sometimes_start_with_an_unnamed_object_in_hand(env_id):
     assert 4 <= held <= 24
 
 
-def test_the_open_level_sometimes_targets_the_locked_door_with_its_key_in_hand():
+def _starting_with_the_targets_key(seeds: range):
+    """The open level's episodes among ``seeds`` that target the locked door with its key in hand."""
     env = make_env("Foreman-Open-v0")
-    with_key = 0
-    for seed in range(60):
+    for seed in seeds:
         env.reset(seed=seed)
         base = env.unwrapped
         locked = [c for c in base.grid.grid if c is not None and c.type == "door" and c.is_locked]
         carried = base.carrying
         if locked and carried is not None and carried.type == "key" and carried.color == locked[0].color:
             if base.subgoal.target.matches(locked[0].color, "door"):
-                with_key += 1
-                assert base.subgoal.target.color == locked[0].color and carried.cur_pos is None
+                yield env, locked[0]
+
+
+def test_the_open_level_sometimes_targets_the_locked_door_with_its_key_in_hand():
+    with_key = 0
+    for env, door in _starting_with_the_targets_key(range(60)):
+        with_key += 1
+        assert env.unwrapped.subgoal.target.color == door.color and env.unwrapped.carrying.cur_pos is None
     assert 3 <= with_key <= 25
 
 
 def test_putting_the_key_down_before_its_locked_door_opens_fails_the_open_level():
-    env = make_env("Foreman-Open-v0")
     ended = 0
-    for seed in range(120):
-        env.reset(seed=seed)
+    for env, _ in _starting_with_the_targets_key(range(120)):
         base = env.unwrapped
-        carried = base.carrying
-        if carried is None or carried.type != "key" or not base.subgoal.target.matches(carried.color, "door"):
-            continue
-        doors = [c for c in base.grid.grid if c is not None and c.type == "door" and c.color == carried.color]
-        if not any(door.is_locked for door in doors):
-            continue
         if base.grid.get(*base.front_pos) is not None:  # nowhere to put it down
             continue
         _, reward, terminated, truncated, _ = env.step(Actions.drop)
