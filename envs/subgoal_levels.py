@@ -228,7 +228,7 @@ class SubgoalLevel(LevelGen):
         poses = []
         for direction, step in enumerate(DIR_TO_VEC):
             x, y = cell[0] - step[0], cell[1] - step[1]
-            if 0 < x < self.width - 1 and 0 < y < self.height - 1 and self.grid.get(x, y) is None:
+            if self.grid.get(x, y) is None:  # the outer wall keeps this inside the grid
                 poses.append(((x, y), direction))
         if poses:
             self.agent_pos, self.agent_dir = self._rand_elem(poses)

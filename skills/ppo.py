@@ -306,8 +306,8 @@ def finetune(
             inputs = {k: torch.as_tensor(rollout[k]).flatten(0, 1) for k in ("cells", "flags", "coarse", "vector")}
             actions = torch.as_tensor(rollout["action"]).flatten()
             logprobs = torch.as_tensor(rollout["logprob"]).flatten()
-            kl_weight = config.kl_to_start * max(0.0, 1 - frames / config.frames)
             warming = frames <= config.value_warmup
+            kl_weight = 0.0 if warming else config.kl_to_start * max(0.0, 1 - frames / config.frames)
             for _ in range(config.epochs):
                 for idx in torch.randperm(len(actions)).split(config.minibatch):
                     with torch.autocast("cpu", dtype=torch.bfloat16, enabled=config.autocast):
@@ -324,7 +324,7 @@ def finetune(
                     loss = config.value * value_loss
                     if not warming:
                         loss = loss + policy_loss - config.entropy * entropy
-                    if start is not None and kl_weight and not warming:
+                    if start is not None and kl_weight:
                         with torch.no_grad():
                             start_logits = start(**{k: v[idx] for k, v in inputs.items()})[0]
                         to_start = torch.distributions.kl_divergence(
@@ -346,7 +346,7 @@ def finetune(
                             "clipfrac": ((ratio - 1).abs() > config.clip).float().mean().item(),
                         }
                         if start is not None:
-                            last["kl_to_start"] = to_start.item() if kl_weight and not warming else 0.0
+                            last["kl_to_start"] = to_start.item() if kl_weight else 0.0
             if writer:
                 _log(writer, step0 + frames, rollout, last, returns, frames / (time.perf_counter() - started))
     finally:
