@@ -19,7 +19,10 @@ from foreman.envs.mission import Call, ObjectDesc, Subgoal
 
 def _matching(world: Any, desc: ObjectDesc) -> list[Any]:
     """The objects ``desc`` names now (BabyAI's rule, locations against the agent's pose), and
-    the carried object if its colour and type fit."""
+    the carried object if its colour and type fit; a goal square's description, the goal squares
+    of its colour (BabyAI's descriptions know no squares)."""
+    if desc.type == "goal":
+        return [o for o in world.grid.grid if o is not None and o.type == "goal" and desc.color in (None, o.color)]
     found, _ = babyai.ObjDesc(desc.type, desc.color, desc.location).find_matching_objs(world)
     held = world.carrying
     if held is not None and (desc.type in (None, held.type)) and (desc.color in (None, held.color)):
@@ -86,6 +89,9 @@ class DeclaredCheck:
         if check.moved is not None:
             objs, starts = self._named[check.moved], self._start[check.moved]
             return any(_where(world, o) != start for o, start in zip(objs, starts, strict=True))
+        if check.on is not None:
+            here = world.grid.get(*world.agent_pos)
+            return any(here is o for o in self._named[check.on])
         assert check.entry is not None  # Check allows exactly one key
         return self._entries[check.entry](self.env, self.subgoal) == "success"
 

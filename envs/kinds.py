@@ -13,6 +13,7 @@ A check is a small predicate over the world, written as JSON::
     {"carrying": "target"}, {"carrying": null}    it carries a matching object / nothing
     {"next_to": ["target", "other"]}              a matching object lies beside another
     {"moved": "target"}                           a matching object is off the cell it started on
+    {"on": "target"}                              the agent stands on a matching cell (a goal square)
     {"all": [...]}, {"any": [...]}, {"not": {...}}
     {"entry": "package.module:function"}          anything else: ``function(env, subgoal)``
                                                   returns "success", "failure" or "continue"
@@ -43,8 +44,9 @@ from pydantic import (
 from foreman.envs.mission import Call, ObjectDesc
 from foreman.errors import ForemanError
 
-ArgumentType = Literal["object", "movable", "door"]
-"""what an argument may describe: any object or door, an object that can be carried, a door"""
+ArgumentType = Literal["object", "movable", "door", "goal"]
+"""what an argument may describe: any object or door, an object that can be carried, a door, a
+goal square"""
 
 _NAME = r"^[a-z][a-z0-9_]*$"
 
@@ -76,6 +78,7 @@ class Check(BaseModel):
     carrying_nothing: bool = Field(default=False, exclude=True)
     next_to: tuple[str, str] | None = None
     moved: str | None = None
+    on: str | None = None
     entry: str | None = None
 
     @model_validator(mode="before")
@@ -95,12 +98,14 @@ class Check(BaseModel):
     @model_validator(mode="after")
     def _one_key(self) -> Check:
         given = [
-            k for k in ("all", "any", "not_", "facing", "carrying", "next_to", "moved", "entry") if getattr(self, k)
+            k
+            for k in ("all", "any", "not_", "facing", "carrying", "next_to", "moved", "on", "entry")
+            if getattr(self, k)
         ]
         given += ["carrying"] if self.carrying_nothing else []
         if len(given) != 1:
             raise ValueError(
-                f"a check has exactly one of all, any, not, facing, carrying, next_to, moved, entry: {given}"
+                f"a check has exactly one of all, any, not, facing, carrying, next_to, moved, on, entry: {given}"
             )
         if self.state is not None and self.facing is None:
             raise ValueError("'state' goes with 'facing'")
@@ -110,7 +115,7 @@ class Check(BaseModel):
 
     def arguments(self) -> set[str]:
         """The argument names the check refers to."""
-        named = {a for a in (self.facing, self.carrying, self.moved) if a} | set(self.next_to or ())
+        named = {a for a in (self.facing, self.carrying, self.moved, self.on) if a} | set(self.next_to or ())
         for child in [*(self.all or []), *(self.any or []), *([self.not_] if self.not_ else [])]:
             named |= child.arguments()
         return named
@@ -186,13 +191,18 @@ class KindSpec(BaseModel):
         )
 
 
-_A = {"object": "an object or door", "movable": "an object that can be carried (not a door)", "door": "a door"}
+_A = {
+    "object": "an object or door",
+    "movable": "an object that can be carried (not a door)",
+    "door": "a door",
+    "goal": "a goal square",
+}
 
 
 def fits(kind: ArgumentType, desc: ObjectDesc) -> bool:
     """Whether a description can be an argument of this type."""
-    if kind == "door":
-        return desc.type == "door"
+    if kind in ("door", "goal"):
+        return desc.type == kind
     if kind == "movable":
-        return desc.type != "door"
-    return True
+        return desc.type not in ("door", "goal")
+    return desc.type != "goal"

@@ -28,6 +28,9 @@ from foreman.errors import ForemanError
 
 Color = Literal["red", "green", "blue", "purple", "yellow", "grey"]
 ObjectType = Literal["ball", "box", "key", "door"]
+SquareType = Literal["goal"]
+"""MiniGrid's cells that are stood on, not carried or faced: never in the mission language, only
+arguments of a declared kind ("reach(the goal)")"""
 Location = Literal["front", "behind", "left", "right"]
 Article = Literal["the", "a"]
 
@@ -55,8 +58,14 @@ class ObjectDesc(_Node):
 
     article: Article = "the"
     color: Color | None = None
-    type: ObjectType | None = None
+    type: ObjectType | SquareType | None = None
     location: Location | None = None
+
+    @model_validator(mode="after")
+    def _square_stays(self) -> ObjectDesc:
+        if self.type == "goal" and self.location is not None:
+            raise ValueError("a goal square is not told by where it lay at the start")
+        return self
 
     def to_text(self) -> str:
         words: list[str | None] = [self.article, self.color, self.type or "object"]
@@ -69,11 +78,21 @@ class ObjectDesc(_Node):
         return (self.color is None or self.color == color) and (self.type is None or self.type == obj_type)
 
 
+def _no_square(*descs: ObjectDesc | None) -> None:
+    if any(d is not None and d.type == "goal" for d in descs):
+        raise ValueError("the mission language's kinds act on objects and doors, not goal squares")
+
+
 class GoTo(_Node):
     """Stand next to a matching object (or door) and face it."""
 
     kind: Literal["go_to"] = "go_to"
     target: ObjectDesc
+
+    @model_validator(mode="after")
+    def _an_object(self) -> GoTo:
+        _no_square(self.target)
+        return self
 
     def to_text(self) -> str:
         return f"go to {self.target.to_text()}"
@@ -89,6 +108,7 @@ class PickUp(_Node):
     def _not_a_door(self) -> PickUp:
         if self.target.type == "door":
             raise ValueError("a door cannot be picked up")
+        _no_square(self.target)
         return self
 
     def to_text(self) -> str:
@@ -122,6 +142,7 @@ class PutNext(_Node):
     def _movable(self) -> PutNext:
         if self.target.type == "door":
             raise ValueError("a door cannot be moved")
+        _no_square(self.target, self.next_to)
         return self
 
     def to_text(self) -> str:
@@ -255,8 +276,9 @@ _TOKEN = re.compile(r"[A-Za-z]+|,|\S")
 
 
 class _Parser:
-    def __init__(self, text: str):
+    def __init__(self, text: str, squares: bool = False):
         self.text = text
+        self.squares = squares  # whether a description may name a goal square
         self.tokens = [(m.group().lower(), m.start()) for m in _TOKEN.finditer(text)]
         self.i = 0
 
@@ -338,6 +360,11 @@ class _Parser:
     def desc(self) -> ObjectDesc:
         article = self.take("the", "a", expected="'the' or 'a'")
         color = self.take(*COLORS) if self.peek() in COLORS else None
+        if self.squares and self.peek() == "goal":
+            self.take("goal")
+            if self.peek() == "square":
+                self.take("square")
+            return ObjectDesc.model_validate({"article": article, "color": color, "type": "goal"})
         obj_type = self.take(*OBJECT_TYPES, "object", expected="ball, box, key, door or object")
         location = None
         if self.peek() == "in":
@@ -373,8 +400,9 @@ def parse_mission(text: str) -> Instruction:
 
 
 def parse_object(text: str) -> ObjectDesc:
-    """Parse one object description ("the red ball on your left")."""
-    parser = _Parser(text)
+    """Parse one object description ("the red ball on your left"), or a goal square's ("the
+    green goal", "the goal square"), which only a declared kind takes."""
+    parser = _Parser(text, squares=True)
     desc = parser.desc()
     if parser.peek() is not None:
         raise parser.fail("the end of the object description")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from gymnasium.envs.registration import register, registry
 from minigrid.core.actions import Actions
 from minigrid.core.constants import DIR_TO_VEC
-from minigrid.core.world_object import WorldObj
+from minigrid.core.roomgrid import reject_next_to
+from minigrid.core.world_object import Goal, WorldObj
 from minigrid.envs.babyai.core.levelgen import LevelGen
 from minigrid.envs.babyai.core.roomgrid_level import RejectSampling
 from minigrid.envs.babyai.core.verifier import OBJ_TYPES_NOT_DOOR, ObjDesc, OpenInstr
@@ -185,11 +186,22 @@ class SubgoalLevel(LevelGen):
     def _declared(self, kind: KindSpec) -> CheckAsInstr:
         """A subgoal of a declared kind, each argument an object of the world its type allows."""
         types = {"door": ["door"], "movable": OBJ_TYPES_NOT_DOOR, "object": None}
-        descs = [desc_from_babyai(self.rand_obj(types=types[a.type])) for a in kind.arguments]
+        descs = [
+            self._goal_square() if a.type == "goal" else desc_from_babyai(self.rand_obj(types=types[a.type]))
+            for a in kind.arguments
+        ]
         self.subgoal = kind.call(*descs)
         if self._rand_float(0, 1) < self.carry_prob:
             self._carry_something()
         return CheckAsInstr(kind, self.subgoal)
+
+    def _goal_square(self) -> ObjectDesc:
+        """A goal square put in a room other than the locked one, described by its colour."""
+        rooms = [r for row in self.room_grid for r in row if r is not getattr(self, "locked_room", None)]
+        room = self._rand_elem(rooms)
+        goal = Goal()
+        self.place_obj(goal, room.top, room.size, reject_fn=reject_next_to)
+        return ObjectDesc(type="goal", color=goal.color)
 
     def validate_instrs(self, instr):
         """BabyAI's rejections, and for a declared kind a subgoal whose check holds already."""

@@ -8,13 +8,13 @@ import numpy as np
 import torch
 from minigrid.core.constants import OBJECT_TO_IDX
 
-from foreman.envs import AgentMemory, Subgoal
+from foreman.envs import OBJECT_TYPES, AgentMemory, Subgoal
 from foreman.skills.card import SkillCard
 from foreman.skills.network import SkillNetwork
-from foreman.skills.observation import FINE_RADIUS, observe
+from foreman.skills.observation import FINE_RADIUS, SUBGOAL_FEATURES, observe
 
-_FORWARD = 2  # minigrid.core.actions.Actions.forward
-_DOOR = OBJECT_TO_IDX["door"]
+_FORWARD, _DROP = 2, 4  # minigrid.core.actions.Actions.forward, .drop
+_DOOR, _EMPTY = OBJECT_TO_IDX["door"], OBJECT_TO_IDX["empty"]
 _BLOCKING = {OBJECT_TO_IDX[t] for t in ("wall", "key", "ball", "box")}
 
 
@@ -23,6 +23,14 @@ def forward_blocked(observation: dict[str, np.ndarray]) -> bool:
     a shut door): then the action would change nothing."""
     kind, _, state = (int(v) for v in observation["cells"][FINE_RADIUS - 1, FINE_RADIUS])
     return kind in _BLOCKING or (kind == _DOOR and state != 0)
+
+
+def drop_blocked(observation: dict[str, np.ndarray]) -> bool:
+    """Whether a ``drop`` would change nothing: nothing is carried, or the cell ahead, as the agent
+    sees it, is not free floor (MiniGrid drops only there)."""
+    ahead = int(observation["cells"][FINE_RADIUS - 1, FINE_RADIUS][0])
+    held = observation["vector"][SUBGOAL_FEATURES : SUBGOAL_FEATURES + len(OBJECT_TYPES)].any()
+    return ahead != _EMPTY or not held
 
 
 def as_batch(observations: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
@@ -112,11 +120,14 @@ class TrainedSkill:
 
         ``forward`` into a blocked cell is never chosen: it changes nothing, so from the same
         memory the policy would choose it again (BossLevel: an ``open`` subgoal pressed forward
-        into a box 135 times in its 150 steps)."""
+        into a box 135 times in its 150 steps). Nor is a ``drop`` that cannot happen (DoorKey
+        16x16: a ``reach`` subgoal pressed drop, the key in hand and a wall ahead, for 150 steps)."""
         with torch.no_grad():
             logits, _ = self.network(**as_batch([observation]))
         if forward_blocked(observation):
             logits[0, _FORWARD] = -torch.inf
+        if drop_blocked(observation):
+            logits[0, _DROP] = -torch.inf
         key = b"".join(v.tobytes() for v in observation.values())
         repeated = key in self._seen
         self._seen.add(key)

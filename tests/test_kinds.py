@@ -6,7 +6,18 @@ from minigrid.core.actions import Actions
 from minigrid.core.world_object import Ball, Door
 from pydantic import TypeAdapter, ValidationError
 
-from foreman.envs import Call, KindError, KindSpec, Subgoal, detector_for, make_env, parse_object
+from foreman.envs import (
+    Call,
+    GoTo,
+    KindError,
+    KindSpec,
+    MissionParseError,
+    Subgoal,
+    detector_for,
+    make_env,
+    parse_mission,
+    parse_object,
+)
 
 CLOSE = {
     "name": "close",
@@ -103,3 +114,37 @@ def test_a_call_without_its_declaration_has_no_detector():
     call = KindSpec.model_validate(CLOSE).call(parse_object("the red door"))
     with pytest.raises(KindError, match="no declaration of the kind 'close'"):
         detector_for(call, env)
+
+
+REACH = {
+    "name": "reach",
+    "says": "go to {goal}",
+    "arguments": [{"name": "goal", "type": "goal"}],
+    "check": {"on": "goal"},
+}
+
+
+def test_a_goal_square_is_an_argument_of_a_declared_kind_only():
+    goal = parse_object("the green goal square")
+    assert (goal.type, goal.color, goal.to_text()) == ("goal", "green", "the green goal")
+    assert KindSpec.model_validate(REACH).call(parse_object("the goal")).to_text() == "go to the goal"
+    with pytest.raises(KindError, match="is not a door"):
+        KindSpec.model_validate(CLOSE).call(goal)
+    with pytest.raises(MissionParseError):
+        parse_mission("go to the goal")  # the mission language is BabyAI's: no squares
+    with pytest.raises(ValidationError, match="not goal squares"):
+        GoTo(target=goal)
+
+
+def test_standing_on_the_goal_square_is_what_the_on_check_sees():
+    env = make_env("MiniGrid-Empty-5x5-v0")
+    env.reset(seed=0)
+    base = env.unwrapped
+    base.agent_pos, base.agent_dir = np.array((3, 2)), 1  # facing south, the goal square (3, 3) ahead
+    reach = KindSpec.model_validate(REACH)
+    detector = detector_for(reach.call(parse_object("the green goal")), env, kind=reach)
+    assert detector.step(None) == "continue"  # facing it is not standing on it
+    env.step(Actions.forward)
+    assert detector.step(Actions.forward) == "success"
+    elsewhere = detector_for(reach.call(parse_object("the red goal")), env, kind=reach)
+    assert elsewhere.step(None) == "continue"  # no red goal square here

@@ -52,7 +52,7 @@ def test_a_new_kind_of_skill_is_made_trained_planned_and_run_from_its_folder(tmp
     assert [(r["skill"], r["env_id"], r["episodes"]) for r in rows] == [("close", "Foreman-Kind-close-v0", 2)]
 
     skills = SkillLibrary(BUILT_IN_LIBRARY, library)
-    names = ["close", "go_to", "move_aside", "open", "pick_up", "put_down", "put_next"]
+    names = ["close", "go_to", "move_aside", "open", "pick_up", "put_down", "put_next", "reach"]
     assert [c.name for c in skills.cards()] == names  # the user's close replaces the shipped one
     assert skills.load("close").card.training.demos == 0
     specs = skill_specs([c.model_dump() for c in skills.cards()])

@@ -5,7 +5,7 @@ import pytest
 from foreman.skills import SkillLibrary
 from foreman.skills.train import evaluate, training_level
 
-BUILT_IN = ["close", "go_to", "move_aside", "open", "pick_up", "put_down", "put_next"]
+BUILT_IN = ["close", "go_to", "move_aside", "open", "pick_up", "put_down", "put_next", "reach"]
 
 
 def test_every_built_in_skill_ships_with_a_card():

@@ -400,3 +400,26 @@ def test_a_skill_never_walks_into_what_blocks_it(trained, deterministic):
         memory.observe(env.reset(seed=0)[0])
         actions = {skill.act(memory, subgoal, deterministic=deterministic) for _ in range(5)}
         assert (2 in actions) is not blocked, (blocked, actions)
+
+
+def test_a_drop_that_cannot_happen_is_told_from_one_that_can():
+    from foreman.skills.observation import observe
+    from foreman.skills.skill import drop_blocked
+
+    env = make_env("MiniGrid-Empty-5x5-v0")
+    obs, _ = env.reset(seed=0)
+    base = env.unwrapped
+    memory = AgentMemory()
+    memory.observe(obs)
+    target = GoTo(target=ObjectDesc(type="door"))
+    assert drop_blocked(observe(memory, target))  # empty hands
+    base.carrying = Box("red")
+    base.agent_pos, base.agent_dir = np.array((1, 1)), 2  # facing the west wall
+    obs = base.gen_obs()
+    memory = AgentMemory()
+    memory.observe(obs)
+    assert drop_blocked(observe(memory, target))  # a wall ahead
+    base.agent_dir = 1  # facing south: free floor
+    memory = AgentMemory()
+    memory.observe(base.gen_obs())
+    assert not drop_blocked(observe(memory, target))

@@ -176,3 +176,19 @@ def test_bad_knobs_are_clear_errors():
         SubgoalLevel(subgoal_kind="fly")
     with pytest.raises(ValueError, match="two rooms or more"):
         SubgoalLevel(subgoal_kind="open")
+
+
+def test_a_kind_that_takes_a_goal_square_gets_one_in_its_level_outside_the_locked_room():
+    from foreman.envs import KindSpec
+    from foreman.envs.subgoal_levels import register_declared_level
+
+    reach = {"name": "reach", "says": "go to {goal}", "arguments": [{"name": "goal", "type": "goal"}]}
+    kind = KindSpec.model_validate(reach | {"check": {"on": "goal"}})
+    env = make_env(register_declared_level(kind, num_rows=2, num_cols=2, num_dists=4, locked_room_prob=1.0))
+    for seed in range(5):
+        obs, _ = env.reset(seed=seed)
+        base = env.unwrapped
+        goals = [o for o in base.grid.grid if o is not None and o.type == "goal"]
+        assert obs["mission"] in ("go to the green goal", "go to the goal") and len(goals) == 1
+        x, y = goals[0].cur_pos
+        assert not base.locked_room.pos_inside(x, y)
