@@ -47,8 +47,8 @@ _MISSION_KINDS: dict[str, tuple[type, tuple[str, ...], tuple[ArgumentType, ...]]
     "put_next": (PutNext, ("target", "next_to"), ("movable", "object")),
     "drop": (Drop, (), ()),
 }
-_ARG_HINT = {"object": "OBJECT", "movable": "OBJECT (not a door)", "door": "DOOR"}
-_RULE_OF = {"object": "any", "movable": "movable", "door": "door"}
+_ARG_HINT = {"object": "OBJECT", "movable": "OBJECT (not a door)", "door": "DOOR", "goal": "GOAL SQUARE"}
+_RULE_OF = {"object": "any", "movable": "movable", "door": "door", "goal": "goal"}
 """the grammar rule of each argument type"""
 _MOVED = ("put_next", 0)
 """the argument put next to another: never an object the goal only puts things next to (see
@@ -285,8 +285,9 @@ class Said:
         words = _said_words(text)
         phrases = _phrases(words)
         inside = {k for p in phrases for k in p.words}
-        every = set(words)
-        loose = {w for k, w in enumerate(words) if k not in inside}
+        rooms = {k for k in range(len(words) - 1) if words[k + 1] in ("room", "rooms")}  # "the blue room": a place
+        every = {w for k, w in enumerate(words) if k not in rooms}
+        loose = {w for k, w in enumerate(words) if k not in inside | rooms}
         self.types = [t for t in ("ball", "box", "key", "door", "object") if t in every]
         self.colors = [c for c in COLORS if c in every]
         self.loose_colors = [c for c in COLORS if c in loose]
@@ -310,7 +311,7 @@ class Said:
 
 def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
     """The colours, kinds of object and objects' places the goal says that no argument of the
-    plan carries.
+    plan carries, and a goal square it names ("go to the goal") that no argument is.
 
     A plan that leaves one out asks for something else ("the key of grey color" planned as
     ``go_to(the key)``, "the key from behind your feet" as ``pick_up(the key)``, "the key near
@@ -321,10 +322,12 @@ def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
     said = Said(goal)
     places = {d.location for d in descs}
     types = [t for t in said.types if t != "object" and t not in {d.type for d in descs}]
+    squares = [p for p in _phrases(_said_words(goal)) if parse_object(p.text).type == "goal"]
     return (
         [c for c in said.colors if c not in {d.color for d in descs}]
         + types
         + [_LOCATION_WORDS[p] for p in said.places if p not in places]
+        + (["the goal square"] if squares and "goal" not in {d.type for d in descs} else [])
     )
 
 
@@ -388,7 +391,12 @@ def _phrase_rule(name: str, phrases: Sequence[str], keep, said: Said | None, typ
         if keep(desc := parse_object(p)) and not (desc.color is None and (desc.type or "object") in coloured)
     ]
     fitting += made
-    return f"{name} ::= " + " | ".join(fitting or [_description(COLORS, types, list(_LOCATION_WORDS.values()))])
+    places = [] if types == ("goal",) else list(_LOCATION_WORDS.values())  # a square is told by its colour alone
+    return f"{name} ::= " + " | ".join(fitting or [_description(COLORS, types, places)])
+
+
+def _movable(desc: ObjectDesc) -> bool:
+    return desc.type not in ("door", "goal")
 
 
 def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: str | None = None) -> str:
@@ -420,9 +428,10 @@ def plan_grammar(specs: Sequence[SkillSpec], phrases: Sequence[str] = (), said: 
             f'root ::= call ("\\n" call){{0,{MAX_PLAN_STEPS - 1}}}',
             f"call ::= {' | '.join(calls)}",
             *rules,
-            _phrase_rule("any", phrases, lambda d: True, heard, ("ball", "box", "key", "door", "object")),
+            _phrase_rule("any", phrases, lambda d: d.type != "goal", heard, ("ball", "box", "key", "door", "object")),
             _phrase_rule("door", phrases, lambda d: d.type == "door", heard, ("door",)),
-            _phrase_rule("movable", phrases, lambda d: d.type != "door", heard, ("ball", "box", "key", "object")),
-            _phrase_rule("moved", moved, lambda d: d.type != "door", heard, ("ball", "box", "key", "object")),
+            _phrase_rule("movable", phrases, _movable, heard, ("ball", "box", "key", "object")),
+            _phrase_rule("moved", moved, _movable, heard, ("ball", "box", "key", "object")),
+            _phrase_rule("goal", phrases, lambda d: d.type == "goal", heard, ("goal",)),
         ]
     )

@@ -7,8 +7,9 @@ instructions to the model, objects the world does not have, actions no skill doe
 
 - A goal in BabyAI's mission language is doable exactly when every kind of clause in it has a
   skill; one that names a kind without a skill is refused, naming it. No model is asked.
-- A goal that names things of the world no skill acts on (MiniGrid's goal squares, lava,
-  walls) is refused, naming them ("get to the green goal square" in DoorKey); so is one that
+- A goal that names things of the world no skill acts on (MiniGrid's lava, walls, goal squares
+  unless a skill takes one) is refused, naming them ("get to the green goal square" without a
+  skill that stands on goal squares); so is one that
   names a colour no object of the world has ("the orange box").
 - Any other goal is judged by a language model, asked through the skills' cards whether every
   step the goal asks for is one of those skills on this world's objects: the log-probability of
@@ -52,7 +53,7 @@ _COLORS_ELSEWHERE = {"orange", "pink", "beige", "black", "white", "brown", "gold
 
 _INSTRUCTIONS = (
     "A robot lives in a grid world whose only objects are {types}, each {colors} (nothing else: no "
-    "other colours, no furniture, no goal squares). A door may be locked: opening it unlocks it with a "
+    "other colours, no furniture{squares}). A door may be locked: opening it unlocks it with a "
     "key of its colour. An object may be told by where it lay when the robot started: in front of it, "
     "behind it, on its left or right. Its skills are:\n{skills}\n"
     "A request may use any words (a ball may be called a sphere, a box a crate, picking up may be "
@@ -74,16 +75,26 @@ _EXAMPLES = (
 )
 
 
-def _kinds_of_object() -> str:
-    plural = [t + ("es" if t.endswith("x") else "s") for t in OBJECT_TYPES]
+def _squares(skills: Sequence[SkillSpec]) -> list[str]:
+    """The kinds of square some skill takes as an argument (``goal``)."""
+    return sorted({t for s in skills for _, t in s.arguments() if t == "goal"})
+
+
+def _kinds_of_object(skills: Sequence[SkillSpec]) -> str:
+    plural = [t + ("es" if t.endswith("x") else "s") for t in OBJECT_TYPES] + [f"{t} squares" for t in _squares(skills)]
     return ", ".join(plural[:-1]) + f" and {plural[-1]}"
 
 
 def judge_messages(goal: str, skills: Sequence[SkillSpec]) -> list[BaseMessage]:
     """The chat the language model answers yes or no to, built from the skills' cards."""
     listed = "\n".join(f"{s.signature()}: {s.description}" for s in skills)
-    types = _kinds_of_object()
-    system = _INSTRUCTIONS.format(types=types, colors=", ".join(COLORS[:-1]) + f" or {COLORS[-1]}", skills=listed)
+    types = _kinds_of_object(skills)
+    system = _INSTRUCTIONS.format(
+        types=types,
+        colors=", ".join(COLORS[:-1]) + f" or {COLORS[-1]}",
+        squares="" if _squares(skills) else ", no goal squares",
+        skills=listed,
+    )
     messages: list[BaseMessage] = [SystemMessage(content=system)]
     for request, answer in _EXAMPLES:
         messages += [HumanMessage(content=f"Request: {request}"), AIMessage(content=answer)]
@@ -110,14 +121,16 @@ class LanguageModelScreen:
                 return f"no skill does {', '.join(k.replace('_', ' ') for k in missing)}"
             return None
         words = set(_WORD.findall(goal.lower()))
-        unheld = sorted(_WORLD_ONLY & {w.rstrip("s") for w in words})
+        squares = set(_squares(skills))
+        unheld = sorted((_WORLD_ONLY - squares) & {w.rstrip("s") for w in words})
         if unheld:
-            return f"no skill acts on {' or '.join(unheld)} squares (the skills act on {_kinds_of_object()})"
+            return f"no skill acts on {' or '.join(unheld)} squares (the skills act on {_kinds_of_object(skills)})"
         foreign = sorted(_COLORS_ELSEWHERE & words)
         if foreign:
             return f"the world has nothing {' or '.join(foreign)} (its objects are {', '.join(COLORS)})"
         yes, no = self.scorer.score(judge_messages(goal, skills), "", ["yes", "no"])
-        bar = self.refuse_below_naming_objects if Said(goal).types else self.refuse_below_naming_none
+        names = Said(goal).types or squares & words
+        bar = self.refuse_below_naming_objects if names else self.refuse_below_naming_none
         if yes - no < bar:
             return (
                 "it asks for nothing the skills can do, as the language model judged it "

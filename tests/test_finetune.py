@@ -286,3 +286,16 @@ def test_the_run_folder_is_an_adapter_the_planner_loads(trained):
         return dumped
 
     assert lasting(load_card(config.out)) == lasting(card)  # `--adapter RUN_FOLDER`: no copy into the package
+
+
+def test_declared_goals_call_the_skill_of_a_declared_kind_with_the_librarys_cards():
+    made = [e for e in generate(replace(RECIPE, declared_fraction=0.5)) if e.kind == "declared"]
+    assert len(made) >= 15
+    for example in made:
+        names = [s.name for s in example.request.skills]
+        assert {"close", "put_down", "move_aside"} <= set(names)  # the built-in library's cards, as at run time
+        plan = parse_plan(example.plan, example.request.skills)
+        assert any(step.kind not in ("go_to", "pick_up", "open", "put_next") for step in plan)
+        for step in plan:  # every object the plan names is written in the goal (a put-down names none)
+            for desc in (d for s in [step] for d in getattr(s, "arguments", ())):
+                assert desc[1].to_text().split(" ", 1)[1] in example.request.goal

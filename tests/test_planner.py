@@ -287,9 +287,37 @@ def test_the_grammar_puts_a_loose_colour_on_a_copied_phrase_instead_of_offering_
         ("Move to your left, pick up the grey ball.", "pick_up(the grey ball)", []),
         ("put the key right next to the red box", "put_next(the key, the red box)", []),
         ("fetch the crate that is blue", "pick_up(the box)", ["blue"]),
+        ("get the red key from the blue room, unlock the red door", "pick_up(the red key)\nopen(the red door)", []),
+        ("get the key from the blue room", "pick_up(the key)", []),
     ],
 )
 def test_unsaid_names_the_colours_a_plan_leaves_out(goal, plan, missing):
     from foreman.planner.plan import parse_plan, unsaid
 
     assert unsaid(goal, parse_plan(plan, SPECS)) == missing
+
+
+def test_a_goal_square_is_offered_only_to_the_arguments_that_take_one():
+    from foreman.envs import KindSpec
+    from foreman.planner.plan import SkillSpec, parse_plan, plan_grammar, unsaid
+
+    kind = {"name": "reach", "says": "go to {goal}", "arguments": [{"name": "goal", "type": "goal"}]}
+    reach = SkillSpec(
+        name="reach",
+        description="Walk onto a goal square.",
+        subgoal="reach",
+        kind=KindSpec.model_validate(kind | {"check": {"on": "goal"}}),
+    )
+    grammar = plan_grammar([*SPECS, reach], ["the key", "the door", "the goal"]).splitlines()
+    rules = {line.split(" ::= ")[0]: line.split(" ::= ")[1] for line in grammar}
+    assert rules["goal"] == '"the goal"' and all('"the goal"' not in rules[r] for r in ("any", "door", "movable"))
+    assert f'call{len(SPECS)} ::= "reach(" goal ")"' in grammar
+    assert [s.to_text() for s in parse_plan("pick_up(the key)\nreach(the green goal)", [*SPECS, reach])] == [
+        "pick up the key",
+        "go to the green goal",
+    ]
+    with pytest.raises(ValueError, match="not goal squares"):
+        parse_plan("go_to(the goal)", [*SPECS, reach])
+    goal = "unlock the red door and go to the goal"
+    assert unsaid(goal, parse_plan("open(the red door)\ngo_to(the red door)", [*SPECS, reach])) == ["the goal square"]
+    assert unsaid(goal, parse_plan("open(the red door)\nreach(the goal)", [*SPECS, reach])) == []

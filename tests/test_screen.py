@@ -3,9 +3,9 @@
 import pytest
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 
-from foreman.envs import make_env
+from foreman.envs import KindSpec, make_env
 from foreman.orchestrator import Agent
-from foreman.planner import LLMPlanner, PlanRequest, vocabulary_specs
+from foreman.planner import LLMPlanner, PlanRequest, SkillSpec, vocabulary_specs
 from foreman.planner.screen import LanguageModelScreen, judge_messages
 from foreman.skills import SkillLibrary
 
@@ -89,3 +89,26 @@ def test_replans_are_not_screened_again():
     history = [SubgoalOutcome(subgoal=parse_mission("go to the red ball"), status="failed")]
     result = planner.plan(PlanRequest(goal="head to the crimson sphere", skills=SPECS, history=history))
     assert result.refusal is None and result.plan is not None and scorer.asked == []
+
+
+def test_goal_squares_are_for_the_model_to_judge_once_a_skill_stands_on_them():
+    reach = SkillSpec(
+        name="reach",
+        description="Walk onto a goal square.",
+        subgoal="reach",
+        kind=KindSpec.model_validate(
+            {
+                "name": "reach",
+                "says": "go to {goal}",
+                "arguments": [{"name": "goal", "type": "goal"}],
+                "check": {"on": "goal"},
+            }
+        ),
+    )
+    scorer = ScriptedScorer(-1.0)  # a doubtful answer: enough for a goal that names what the world has
+    screen = LanguageModelScreen(scorer)
+    assert screen.refusal("use the key to open the door and then get to the goal", [*SPECS, reach]) is None
+    assert screen.refusal("get to the goal", [*SPECS, reach]) is None
+    assert "goal squares" in judge_messages("anything", [*SPECS, reach])[0].content.split(". ")[0]
+    assert "no goal squares" in judge_messages("anything", SPECS)[0].content
+    assert screen.refusal("walk into the lava", [*SPECS, reach]).startswith("no skill acts on lava")

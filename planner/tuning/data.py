@@ -8,6 +8,9 @@ committed file. Three kinds, mixed:
   noun phrase kept word for word, so the plan stays what the tree says.
 - ``pronoun``: a goal a user writes with "it" ("go to the red door, then open it"), made from a
   mission's clause; the plan names the object again.
+- ``declared``: a goal that asks for a kind a skill's card declares ("close the red door", "go
+  to the goal"), alone or before or after a mission's clauses, with the library's cards in the
+  prompt; the plan calls that skill (see :func:`_declared`).
 - ``replan``: a mission, a history in which the first clauses succeeded and the next one did not
   (with the orchestrator's feedback wording), and what the agent sees at the start of the episode;
   the plan is what remains, after fetching the key first when the feedback names a locked door
@@ -19,20 +22,35 @@ committed file. Three kinds, mixed:
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 from pydantic import BaseModel
 
-from foreman.envs import AgentMemory, Clause, GoTo, ObjectDesc, Open, PickUp, PutNext, clauses_in_order, from_babyai
+from foreman.envs import (
+    COLORS,
+    AgentMemory,
+    Clause,
+    GoTo,
+    ObjectDesc,
+    Open,
+    PickUp,
+    PutNext,
+    Subgoal,
+    clauses_in_order,
+    from_babyai,
+)
 from foreman.envs import make_env as _make_env
+from foreman.paths import PACKAGE_DIR
 from foreman.planner.llm import PlanRequest, SubgoalOutcome
-from foreman.planner.plan import SkillSpec, format_plan, vocabulary_specs
+from foreman.planner.plan import SkillSpec, format_plan, skill_specs, vocabulary_specs
 
-ExampleKind = Literal["mission", "paraphrase", "pronoun", "replan", "outcome"]
+ExampleKind = Literal["mission", "paraphrase", "pronoun", "declared", "replan", "outcome"]
 
 LEVEL_WEIGHTS: dict[str, float] = {
     "BabyAI-BossLevel-v0": 0.35,
@@ -74,6 +92,11 @@ class DataRecipe:
     examples)"""
     levels: dict[str, float] = field(default_factory=lambda: dict(LEVEL_WEIGHTS), metadata={"parse": level_weights})
     """the mix of levels the missions come from, ENV=WEIGHT,..."""
+    declared_fraction: float = 0.0
+    """goals that ask for a kind declared by a card in ``cards`` (0 draws nothing extra, so earlier
+    recipes make the same examples)"""
+    cards: Path = PACKAGE_DIR / "skills" / "library"
+    """the skill library whose cards the declared goals' prompts list (the built-in one by default)"""
 
 
 class PlanExample(BaseModel):
@@ -184,10 +207,73 @@ def _skill_lists() -> list[list[SkillSpec]]:
     return [vocabulary_specs(), library_specs()]
 
 
+def card_specs(library: Path) -> list[SkillSpec]:
+    """The skills of a library folder as the planner sees them at run time: every card, by name."""
+    cards = [json.loads(path.read_text()) for path in sorted(library.glob("*/card.json"))]
+    return skill_specs(cards)
+
+
+_KEY_DOOR = (
+    "use {key} to open {door}",
+    "use {key} to unlock {door}",
+    "unlock {door} with {key}",
+    "get {key}, unlock {door}",
+    "get {key} from the {room} room, unlock {door}",
+    "take {key} and open {door}",
+)
+"""ways of asking to fetch a key and open its door in one breath (the plan picks the key up
+first); "the C room" is a place, never an object of the plan"""
+_JOIN = (", then ", " and then ", ", and then ")
+
+
+def _argument(env, kind: str, rng: random.Random) -> ObjectDesc | None:
+    """An object of the world a declared kind's argument may name (a goal square is "the goal"
+    or "the green goal" whether or not the world has one: goals are text here)."""
+    if kind == "goal":
+        return ObjectDesc(type="goal", color=rng.choice((None, "green")))
+    objs = [o for o in env.unwrapped.grid.grid if o is not None and o.type in ("key", "ball", "box", "door")]
+    objs = [o for o in objs if (o.type == "door") == (kind == "door") or kind == "object"]
+    if not objs:
+        return None
+    obj = rng.choice(objs)
+    return ObjectDesc(color=obj.color, type=obj.type)
+
+
+def _declared(
+    env, clauses: list[Clause], specs: Sequence[SkillSpec], rng: random.Random
+) -> tuple[str, list[Subgoal]] | None:
+    """A goal asking for one declared kind's subgoal, alone or joined to the mission's clauses
+    (before or after them), or after fetching a key and opening its door; and its plan."""
+    declared = [s for s in specs if s.kind is not None]
+    if not declared:
+        return None
+    spec = rng.choice(declared)
+    args = [_argument(env, t, rng) for _, t in spec.arguments()]
+    if any(a is None for a in args):
+        return None
+    call = spec.subgoal_of([a for a in args if a is not None])
+    draw = rng.random()
+    if draw < 0.3:
+        parts, plan = [call.to_text()], [call]
+    elif draw < 0.5:
+        color = rng.choice((None, *COLORS))
+        key, door = ObjectDesc(color=color, type="key"), ObjectDesc(color=color, type="door")
+        fetch = rng.choice(_KEY_DOOR).format(key=key.to_text(), door=door.to_text(), room=rng.choice(COLORS))
+        parts, plan = [fetch, call.to_text()], [PickUp(target=key), Open(target=door), call]
+    else:
+        steps: list[Subgoal] = list(clauses if len(clauses) <= 2 else clauses[:1])
+        mission = " and ".join(c.to_text() for c in steps)
+        parts, plan = [mission, call.to_text()], [*steps, call]
+        if draw >= 0.75:
+            parts, plan = parts[::-1], [call, *steps]
+    return paraphrase(rng.choice(_JOIN).join(parts), rng), plan
+
+
 def generate(recipe: DataRecipe) -> Iterator[PlanExample]:
     """The recipe's examples, in order; deterministic for the recipe."""
     rng = random.Random(recipe.seed)
     level_ids, weights = list(recipe.levels), list(recipe.levels.values())
+    library = card_specs(recipe.cards) if recipe.declared_fraction > 0 else []
     envs = {}
     for number in range(recipe.examples):
         env_id = rng.choices(level_ids, weights)[0]
@@ -197,10 +283,24 @@ def generate(recipe: DataRecipe) -> Iterator[PlanExample]:
         obs, _ = env.reset(seed=seed)
         mission = obs["mission"]
         clauses = clauses_in_order(from_babyai(env.unwrapped.instrs))
-        specs = rng.choice(_skill_lists())
+        specs = rng.choice(_skill_lists() + ([library] if library else []))
         draw = rng.random()
         kind: ExampleKind = "mission"
         goal, plan = mission, clauses
+        if library and rng.random() < recipe.declared_fraction:
+            declared = _declared(env, clauses, library, rng)
+            if declared is not None:
+                goal, steps = declared
+                request = PlanRequest(goal=goal, skills=library)
+                yield PlanExample(
+                    kind="declared",
+                    env_id=env_id,
+                    seed=seed,
+                    mission=mission,
+                    request=request,
+                    plan=format_plan(steps, library),
+                )
+                continue
         if draw < recipe.paraphrase_fraction:
             pronoun = _pronoun_paraphrase(clauses, rng) if len(clauses) == 1 and rng.random() < 0.3 else None
             kind = "pronoun" if pronoun else "paraphrase"
