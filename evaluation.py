@@ -33,6 +33,7 @@ from tqdm import tqdm
 
 from foreman.envs import make_env
 from foreman.envs.balrog_levels import TASKS as BALROG_TASKS
+from foreman.envs.classics import CLASSICS
 from foreman.errors import ForemanError
 from foreman.orchestrator import Agent, AgentConfig, EpisodeResult
 from foreman.paths import user_path
@@ -54,8 +55,9 @@ class EvalConfig:
     """the first episode's seed (held out from every training seed)"""
     goals: Path | None = None
     """a JSON-lines file of episodes {"env_id", "seed", "goal"}; replaces --env, --episodes, --seed"""
-    suite: Literal["balrog-babyai"] | None = None
-    """a benchmark suite instead of one level: --episodes per task kind from --seed"""
+    suite: Literal["balrog-babyai", "minigrid-classics"] | None = None
+    """a benchmark suite instead of one level: --episodes per task kind (BALROG's BabyAI) or per
+    task (MiniGrid's classic hard tasks, from their own missions) from --seed"""
     split: Literal["train", "test"] = "train"
     """the suite's split (test: GLAM's, whose missions name only held-out colour/type pairs)"""
     setting: Literal["balrog", "glam"] = "balrog"
@@ -114,7 +116,9 @@ class EvalConfig:
     def folder(self) -> Path:
         if self.out is not None:
             return self.out
-        if self.suite:
+        if self.suite == "minigrid-classics":
+            source = f"{self.suite}_s{self.seed}_n{self.episodes}"
+        elif self.suite:
             source = f"{self.suite}-{self.split}-{self.setting}_s{self.seed}_n{self.episodes}"
         elif self.goals:
             source = f"goals-{self.goals.stem}"
@@ -166,6 +170,9 @@ def episode_specs(config: EvalConfig) -> list[EpisodeSpec]:
         env_id = f"Foreman-Mixed{config.split.title()}Local-v0"
         seeds = range(config.seed, config.seed + config.episodes)
         return [EpisodeSpec(env_id, seed, task=task, setting=config.setting) for task in BALROG_TASKS for seed in seeds]
+    if config.suite == "minigrid-classics":
+        seeds = range(config.seed, config.seed + config.episodes)
+        return [EpisodeSpec(env_id, seed) for env_id in CLASSICS for seed in seeds]
     if config.goals is None:
         make_env(config.env_id)  # an unknown id fails here, before the model loads
         return [EpisodeSpec(config.env_id, s) for s in range(config.seed, config.seed + config.episodes)]
@@ -388,9 +395,10 @@ def summarise(rows: list[dict], config: EvalConfig) -> list[dict]:
         )
     if config.suite and len(summaries) > 1:
         overall = statistics.fmean(s["success_rate"] for s in summaries)
+        split = "" if config.suite == "minigrid-classics" else f" ({config.split}, {config.setting})"
         summaries.append(
             {
-                "level": f"{config.suite} ({config.split}, {config.setting}) overall",
+                "level": f"{config.suite}{split} overall",
                 "agent": config.label,
                 "episodes": sum(s["episodes"] for s in summaries),
                 "success_rate": overall,

@@ -234,3 +234,15 @@ def test_paired_comparison_counts_the_episodes_that_changed_and_tests_them(tiny,
     assert mcnemar_exact(0, 0) == 1.0
     assert main(["bench", "paired", str(tmp_path / "before"), str(tmp_path / "missing")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_the_classics_suite_plays_each_classic_task_from_the_same_seeds():
+    from foreman.envs import make_env
+    from foreman.envs.classics import CLASSICS
+
+    config = EvalConfig(suite="minigrid-classics", episodes=2, seed=5)
+    specs = episode_specs(config)
+    assert [(s.env_id, s.seed) for s in specs[:3]] == [(CLASSICS[0], 5), (CLASSICS[0], 6), (CLASSICS[1], 5)]
+    assert len(specs) == 2 * len(CLASSICS) and config.folder().name.startswith("minigrid-classics_s5_n2_")
+    for env_id in CLASSICS:
+        make_env(env_id)  # each is registered by the installed minigrid
