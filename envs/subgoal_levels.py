@@ -197,7 +197,7 @@ class SubgoalLevel(LevelGen):
 
     def _goal_square(self) -> ObjectDesc:
         """A goal square put in a room other than the locked one, described by its colour."""
-        rooms = [r for row in self.room_grid for r in row if r is not getattr(self, "locked_room", None)]
+        rooms = [r for row in self.room_grid for r in row if r is not self.locked_room]
         room = self._rand_elem(rooms)
         goal = Goal()
         self.place_obj(goal, room.top, room.size, reject_fn=reject_next_to)

@@ -294,6 +294,8 @@ class Said:
         self.locations = [v for w, v in _LOCATION_WORDS.items() if w in every]
         self.loose_locations = [v for w, v in _LOCATION_WORDS.items() if w in loose]
         self.places = list(dict.fromkeys(loc for p in phrases if (loc := parse_object(p.text).location)))
+        self.names_a_square = any(parse_object(p.text).type == "goal" for p in phrases)
+        """whether it describes a goal square ("the goal")"""
         """the places of the objects it describes ("front", ...), attached or written within"""
 
     def descriptions(self, types: Sequence[str]) -> list[str]:
@@ -322,12 +324,11 @@ def unsaid(goal: str, plan: Sequence[Subgoal]) -> list[str]:
     said = Said(goal)
     places = {d.location for d in descs}
     types = [t for t in said.types if t != "object" and t not in {d.type for d in descs}]
-    squares = [p for p in _phrases(_said_words(goal)) if parse_object(p.text).type == "goal"]
     return (
         [c for c in said.colors if c not in {d.color for d in descs}]
         + types
         + [_LOCATION_WORDS[p] for p in said.places if p not in places]
-        + (["the goal square"] if squares and "goal" not in {d.type for d in descs} else [])
+        + (["the goal square"] if said.names_a_square and "goal" not in {d.type for d in descs} else [])
     )
 
 

@@ -46,6 +46,7 @@ from foreman.envs import (
     from_babyai,
 )
 from foreman.envs import make_env as _make_env
+from foreman.envs.kinds import ArgumentType, fits
 from foreman.paths import PACKAGE_DIR
 from foreman.planner.llm import PlanRequest, SubgoalOutcome
 from foreman.planner.plan import SkillSpec, format_plan, skill_specs, vocabulary_specs
@@ -226,17 +227,14 @@ first); "the C room" is a place, never an object of the plan"""
 _JOIN = (", then ", " and then ", ", and then ")
 
 
-def _argument(env, kind: str, rng: random.Random) -> ObjectDesc | None:
+def _argument(env, kind: ArgumentType, rng: random.Random) -> ObjectDesc | None:
     """An object of the world a declared kind's argument may name (a goal square is "the goal"
     or "the green goal" whether or not the world has one: goals are text here)."""
     if kind == "goal":
         return ObjectDesc(type="goal", color=rng.choice((None, "green")))
     objs = [o for o in env.unwrapped.grid.grid if o is not None and o.type in ("key", "ball", "box", "door")]
-    objs = [o for o in objs if (o.type == "door") == (kind == "door") or kind == "object"]
-    if not objs:
-        return None
-    obj = rng.choice(objs)
-    return ObjectDesc(color=obj.color, type=obj.type)
+    descs = [d for o in objs if fits(kind, d := ObjectDesc(color=o.color, type=o.type))]
+    return rng.choice(descs) if descs else None
 
 
 def _declared(
